@@ -1,0 +1,39 @@
+# Two commands on a fresh clone: `make bench` (the default leaderboard) and `make test`.
+# Both create or reuse .venv and install what they need. torch is pinned and installed first, so pip takes
+# the CPU wheel and never pulls the multi-GB CUDA build as a dependency of something else.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+# Use the shared data folder beside the clone when there is one (machines without network, CI).
+export LANGGAN_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data))
+
+.PHONY: bench test lint perf report venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check $(TORCH)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+bench: $(STAMP)
+	$(BIN)/langgan-bench run --model mle --dataset oracle --profile small --out results
+	$(BIN)/langgan-bench report --results results
+
+report: $(STAMP)
+	$(BIN)/langgan-bench report --results results
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info

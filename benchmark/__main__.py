@@ -1,0 +1,5 @@
+import sys
+
+from langgan_bench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,182 @@
+"""The ``langgan-bench`` command line. Bad input ends with one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from langgan_bench import __version__
+from langgan_bench.errors import UserError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="langgan-bench", description="Train and score language GANs on standard benchmarks.")
+    p.add_argument("--version", action="version", version=f"langgan-bench {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ls = sub.add_parser("list", help="what is registered")
+    ls.add_argument("what", choices=["models", "datasets", "metrics", "profiles"])
+
+    data = sub.add_parser("data", help="dataset information and downloads")
+    data.add_argument("action", choices=["info", "fetch"])
+    data.add_argument("name", help="dataset name (see `langgan-bench list datasets`)")
+    data.add_argument("--data-dir", help="a local folder laid out like shared/data (default: $LANGGAN_DATA)")
+
+    r = sub.add_parser("run", help="train one model on one dataset and score it over a temperature sweep")
+    r.add_argument("--model", required=True)
+    r.add_argument("--dataset", required=True)
+    r.add_argument("--profile", default="small", help="tiny | small | paper (default: small)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--temperatures", help="comma-separated, e.g. 0,0.5,1.0 (0 = greedy; default: the profile's)")
+    r.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
+    r.add_argument("--out", default="results", help="results folder (default: results)")
+    r.add_argument("--resume", action="store_true", help="continue an interrupted run of the same command")
+    r.add_argument("--data-dir", help="a local folder laid out like shared/data (default: $LANGGAN_DATA)")
+    r.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=180.0,
+        metavar="SECONDS",
+        help="checkpoint cadence during training (default: 180; also at every epoch end)",
+    )
+    r.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a model setting, e.g. --set training.lr=0.001 (repeatable)",
+    )
+
+    rep = sub.add_parser("report", help="rebuild tables, plots and the report from stored results")
+    rep.add_argument("--results", default="results", help="results folder (default: results)")
+    rep.add_argument("--out", help="where to write the report (default: RESULTS/report)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as e:
+        print(f"langgan-bench: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("langgan-bench: interrupted; continue with the same command and --resume", file=sys.stderr)
+        return 130
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "models":
+        from langgan_bench.models import MODELS
+
+        items = [(n, (MODELS.get(n).__doc__ or "").strip().splitlines()[0]) for n in MODELS]
+    elif args.what == "datasets":
+        from langgan_bench.datasets import DATASETS
+
+        items = [(n, DATASETS.get(n).description) for n in DATASETS]
+    elif args.what == "metrics":
+        from langgan_bench.metrics import METRICS
+
+        items = []
+        for n in METRICS:
+            m = METRICS.get(n)
+            scope = "synthetic only" if m.synthetic_only else "all datasets"
+            items.append(
+                (n, f"{m.kind}, {'lower' if m.lower_is_better else 'higher'} is better, {scope}: {m.description}")
+            )
+    else:
+        from langgan_bench.profiles import PROFILES
+
+        items = [(n, PROFILES.get(n).description) for n in PROFILES]
+    width = max(len(n) for n, _ in items)
+    for name, text in items:
+        print(f"{name:<{width}}  {text}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from langgan_bench.datasets import load_dataset
+
+    ds = load_dataset(args.name, args.data_dir)
+    if args.action == "fetch":
+        print(
+            f"{ds.name}: ready ({len(ds.train)} train, {len(ds.valid)} valid, {len(ds.test)} test; "
+            f"content hash {ds.short_hash})"
+        )
+        return 0
+    for key, value in ds.info().items():
+        print(f"{key:<14} {value}")
+    if ds.oracle is not None:
+        print(
+            f"{'oracle NLL':<14} {ds.oracle.nll(ds.test):.4f} nats/token on the test split "
+            f"(the floor NLL_test can approach); {ds.oracle.nll(ds.train):.4f} on train"
+        )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from langgan_bench.config import RunConfig, parse_temperatures
+    from langgan_bench.runner import run
+
+    cfg = RunConfig(
+        model=args.model,
+        dataset=args.dataset,
+        profile=args.profile,
+        seed=args.seed,
+        temperatures=parse_temperatures(args.temperatures) if args.temperatures is not None else None,
+        device=args.device,
+        out=args.out,
+        resume=args.resume,
+        data_dir=args.data_dir,
+        checkpoint_every_s=args.checkpoint_every,
+        overrides=tuple(args.overrides),
+    )
+    outcome = run(cfg)
+    print(f"run {outcome.run_id}: {outcome.status}")
+    print(format_table(outcome.rows))
+    print("wrote:")
+    for path in outcome.files:
+        print(f"  {path}")
+    return 0
+
+
+def format_table(rows: list) -> str:
+    """A small text table: one line per (model, temperature), one column per metric."""
+    metrics = sorted({r.metric for r in rows})
+    table: dict[tuple[str, float], dict[str, float]] = {}
+    for r in rows:
+        table.setdefault((r.model, r.temperature), {})[r.metric] = r.value
+    header = ["model", "T", *metrics]
+    lines = [header]
+    for (model, t), vals in table.items():
+        shown_t = "-" if math.isnan(t) else f"{t:g}"
+        lines.append([model, shown_t, *(f"{vals[m]:.4f}" if m in vals else "" for m in metrics)])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in lines)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from langgan_bench.report import build_report
+
+    for path in build_report(Path(args.results), Path(args.out) if args.out else None):
+        print(path)
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "data": cmd_data, "run": cmd_run, "report": cmd_report}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Benchmark datasets, registered by name. ``load_dataset(name)`` builds (or downloads) one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from langgan_bench.datasets.base import Dataset, Vocab, sequence_mask
+from langgan_bench.datasets.files import data_dir
+from langgan_bench.datasets.oracle import DATA_SEED, build_synthetic, seeded_params, seqgan_params
+from langgan_bench.registry import Registry
+
+__all__ = ["DATASETS", "Dataset", "DatasetSpec", "Vocab", "load_dataset", "sequence_mask"]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered dataset: how to build it from a data folder (None: download or generate)."""
+
+    name: str
+    description: str
+    build: Callable[[Path | None], Dataset]
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def _register(name: str, description: str) -> Callable[[Callable[[Path | None], Dataset]], DatasetSpec]:
+    def wrap(fn: Callable[[Path | None], Dataset]) -> DatasetSpec:
+        spec = DatasetSpec(name, description, fn)
+        DATASETS.add(name, spec)
+        return spec
+
+    return wrap
+
+
+@_register("oracle", f"synthetic: seeded N(0,1) LSTM oracle (seed {DATA_SEED}), vocab 5000, length 20")
+def _oracle(data_folder: Path | None) -> Dataset:
+    return build_synthetic("oracle", DATASETS.get("oracle").description, seeded_params(DATA_SEED))
+
+
+@_register("oracle-seqgan", "synthetic: SeqGAN's canonical oracle parameters, vocab 5000, length 20")
+def _oracle_seqgan(data_folder: Path | None) -> Dataset:
+    return build_synthetic("oracle-seqgan", DATASETS.get("oracle-seqgan").description, seqgan_params(data_folder))
+
+
+def load_dataset(name: str, data_folder: str | Path | None = None) -> Dataset:
+    """Build dataset ``name``; ``data_folder`` (or ``LANGGAN_DATA``) is a local folder like ../shared/data."""
+    spec = DATASETS.get(name)
+    return spec.build(data_dir(data_folder))

@@ -1,0 +1,58 @@
+"""Profiles: how big a benchmark run is. A smaller profile shrinks sizes and budgets, never the algorithm.
+
+Model sizes and training budgets per profile live next to each model (``Config.for_profile``); this file
+holds what the harness itself shrinks: how much data is used and how many samples are scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from langgan_bench.registry import Registry
+
+#: The default softmax-temperature grid; 0 means greedy decoding (used where a metric allows it).
+DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes the harness uses for one benchmark run (data limits are first-N slices, recorded in signatures)."""
+
+    name: str
+    description: str
+    train_limit: int | None  # None: the whole split
+    valid_limit: int | None
+    test_limit: int | None
+    eval_samples: int  # sentences drawn from a model at each temperature
+    temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
+
+
+PROFILES: Registry[Profile] = Registry("profile")
+
+for _p in (
+    Profile(
+        name="tiny",
+        description="tests: every model trains and evaluates in seconds on one CPU core",
+        train_limit=2000,
+        valid_limit=500,
+        test_limit=1000,
+        eval_samples=500,
+    ),
+    Profile(
+        name="small",
+        description="the CPU default of `make bench`: the default leaderboard in about half an hour on 2 cores",
+        train_limit=None,
+        valid_limit=None,
+        test_limit=None,
+        eval_samples=5000,
+    ),
+    Profile(
+        name="paper",
+        description="the papers' sizes and budgets; meant for a GPU",
+        train_limit=None,
+        valid_limit=None,
+        test_limit=None,
+        eval_samples=10000,
+    ),
+):
+    PROFILES.add(_p.name, _p)

@@ -1,0 +1,7 @@
+"""Models, registered by name; each trains the shared LSTM generator its own way."""
+
+from langgan_bench.models import mle  # noqa: F401  (registers "mle")
+from langgan_bench.models.base import MODELS, Diverged, Model, TrainContext, TrainSummary
+from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
+
+__all__ = ["MODELS", "Diverged", "GeneratorConfig", "LSTMGenerator", "Model", "TrainContext", "TrainSummary"]

@@ -1,0 +1,159 @@
+"""The shared LSTM generator. Every model trains one of these; the GANs differ only in how.
+
+Token ids 0..V-1 are the dataset's vocabulary; the generator has one extra input embedding (id V) used as
+the beginning-of-sequence input, so no vocabulary word doubles as a start token. Dropout is "locked"
+(variational, Gal & Ghahramani 2016): one mask per sequence, reused at every step, as in the
+"Language GANs Falling Short" models.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from langgan_bench.datasets.base import sequence_mask
+from langgan_bench.models.temperature import log_probs, pick
+
+State = list[tuple[torch.Tensor, torch.Tensor]]
+SAMPLE_BATCH = 1000  # fixed, so the same seed gives the same samples whatever the device memory
+
+
+class Generator(Protocol):
+    """The contract every trained model (and the synthetic oracle) satisfies."""
+
+    def sample(self, n: int, temperature: float = 1.0, seed: int = 0) -> torch.Tensor:
+        """``n`` token-id sequences (n, max_len) drawn at ``temperature`` (0: greedy)."""
+        ...
+
+    def log_prob(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """Per-token log-probabilities (B, L) at ``temperature`` > 0."""
+        ...
+
+    def nll(self, tokens: torch.Tensor, temperature: float = 1.0) -> float:
+        """Mean per-token NLL in nats, padding excluded; never updates a weight."""
+        ...
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    emb_dim: int = 32
+    hidden_dim: int = 32
+    num_layers: int = 1
+    dropout: float = 0.0  # locked dropout on the embeddings, between layers and before the softmax
+
+
+class LSTMGenerator(nn.Module):
+    """An LSTM language model implementing the Generator contract: ``sample`` and ``log_prob``."""
+
+    def __init__(
+        self, vocab_size: int, max_len: int, cfg: GeneratorConfig, eos_id: int | None = None, pad_id: int | None = None
+    ) -> None:
+        super().__init__()
+        self.vocab_size, self.max_len, self.cfg = vocab_size, max_len, cfg
+        self.eos_id, self.pad_id = eos_id, pad_id
+        self.bos_id = vocab_size  # input-only id
+        self.embed = nn.Embedding(vocab_size + 1, cfg.emb_dim)
+        sizes = [cfg.emb_dim] + [cfg.hidden_dim] * cfg.num_layers
+        self.layers = nn.ModuleList(nn.LSTM(a, b, batch_first=True) for a, b in itertools.pairwise(sizes))
+        self.out = nn.Linear(cfg.hidden_dim, vocab_size)
+        # padding is never a word to generate: its logit is -inf everywhere
+        mask = torch.zeros(vocab_size)
+        if pad_id is not None:
+            mask[pad_id] = float("-inf")
+        self.register_buffer("logit_mask", mask, persistent=False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.out.weight.device
+
+    def _drop(self, x: torch.Tensor) -> torch.Tensor:
+        """Locked dropout: one mask per sequence (and feature), shared by every time step."""
+        p = self.cfg.dropout
+        if not self.training or p == 0.0:
+            return x
+        mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - p) / (1 - p)
+        return x * mask
+
+    def inputs_for(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forcing inputs: BOS followed by the tokens shifted right by one."""
+        bos = torch.full_like(tokens[:, :1], self.bos_id)
+        return torch.cat([bos, tokens[:, :-1]], dim=1)
+
+    def features(self, inputs: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """Top-layer hidden states (B, L, H) for input ids (B, L), and the final state."""
+        x = self._drop(self.embed(inputs))
+        new_state = []
+        for i, lstm in enumerate(self.layers):
+            x, hc = lstm(x, None if state is None else state[i])
+            x = self._drop(x)
+            new_state.append(hc)
+        return x, new_state
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced next-token logits (B, L, V) for target tokens (B, L)."""
+        h, _ = self.features(self.inputs_for(tokens))
+        return self.out(h) + self.logit_mask
+
+    def step(self, prev: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        """One step: previous token ids (B,) -> next-token logits (B, V) and the new state."""
+        h, state = self.features(prev.unsqueeze(1), state)
+        return self.out(h[:, 0]) + self.logit_mask, state
+
+    def mask(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Which positions of ``tokens`` count (up to and including the first EOS)."""
+        return sequence_mask(tokens, self.eos_id)
+
+    def log_prob(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """Per-token log-probabilities (B, L) at temperature T, 0 at positions past the end of a sentence."""
+        lp = log_probs(self(tokens), temperature).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+        return torch.where(self.mask(tokens), lp, torch.zeros_like(lp))
+
+    @torch.no_grad()
+    def nll(self, tokens: torch.Tensor, temperature: float = 1.0, batch_size: int = 500) -> float:
+        """Mean per-token NLL (nats) of ``tokens`` in evaluation mode; never updates a weight."""
+        total, count = 0.0, 0
+        with evaluating(self):
+            for chunk in tokens.split(batch_size):
+                chunk = chunk.to(self.device)
+                total -= float(self.log_prob(chunk, temperature).double().sum())
+                count += int(self.mask(chunk).sum())
+        return total / max(count, 1)
+
+    @torch.no_grad()
+    def sample(self, n: int, temperature: float = 1.0, seed: int = 0) -> torch.Tensor:
+        """``n`` sequences (n, max_len) on the CPU; after an EOS every position is padding."""
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        with evaluating(self):
+            out = [self._sample_batch(min(SAMPLE_BATCH, n - i), temperature, gen) for i in range(0, n, SAMPLE_BATCH)]
+        return torch.cat(out).cpu() if out else torch.zeros(0, self.max_len, dtype=torch.long)
+
+    def _sample_batch(self, n: int, temperature: float, gen: torch.Generator | None) -> torch.Tensor:
+        prev = torch.full((n,), self.bos_id, dtype=torch.long, device=self.device)
+        done = torch.zeros(n, dtype=torch.bool, device=self.device)
+        state, tokens = None, []
+        for _ in range(self.max_len):
+            logits, state = self.step(prev, state)
+            tok = pick(logits, temperature, gen)
+            if self.eos_id is not None:
+                tok = torch.where(done, torch.full_like(tok, self.pad_id if self.pad_id is not None else 0), tok)
+                done |= tok == self.eos_id
+            tokens.append(tok)
+            prev = tok
+        return torch.stack(tokens, dim=1)
+
+
+@contextlib.contextmanager
+def evaluating(module: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode inside the block, the previous mode restored after it."""
+    was = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was)

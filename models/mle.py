@@ -1,0 +1,169 @@
+"""MLE: the baseline every GAN must beat. Teacher forcing, cross-entropy, Adam, gradient clipping, early
+stopping on the validation NLL (the weights of the best epoch are kept).
+
+``train_mle`` is also the pre-training phase of the GANs that pre-train.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from langgan_bench.datasets.base import Dataset
+from langgan_bench.models.base import MODELS, Diverged, Model, TrainContext, TrainSummary, derive_seed, make_generator
+from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
+
+
+@dataclass(frozen=True)
+class MLETraining:
+    batch_size: int = 64
+    lr: float = 1e-2
+    grad_clip: float = 5.0
+    max_epochs: int = 30
+    patience: int = 3  # epochs without a better validation NLL before stopping
+
+
+@dataclass(frozen=True)
+class MLEConfig:
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    training: MLETraining = field(default_factory=MLETraining)
+
+
+def train_mle(
+    gen: LSTMGenerator,
+    data: Dataset,
+    cfg: MLETraining,
+    ctx: TrainContext,
+    resumed: dict[str, Any] | None,
+    snapshot: Callable[[dict[str, Any]], dict[str, Any]],
+    label: str = "mle",
+) -> dict[str, Any]:
+    """Train ``gen`` by maximum likelihood with early stopping; returns the phase's final progress dict.
+
+    ``resumed`` is this phase's part of a checkpoint (or None); ``snapshot(phase_state)`` wraps the phase
+    state into the whole checkpoint (so a GAN can add its discriminator).
+    """
+    opt = torch.optim.Adam(gen.parameters(), lr=cfg.lr)
+    ps: dict[str, Any] = dict(
+        epoch=0,
+        batch=0,
+        best_valid=math.inf,
+        best_epoch=0,
+        bad_epochs=0,
+        history=[],
+        loss_sum=0.0,
+        tokens=0,
+        elapsed=0.0,
+        stopped=False,
+    )
+    best: dict[str, torch.Tensor] | None = None
+    if resumed is not None:
+        ps, best = resumed["progress"], resumed["best"]
+        opt.load_state_dict(resumed["optim"])
+    base_elapsed, t0 = ps["elapsed"], time.monotonic()
+
+    def state() -> dict[str, Any]:
+        ps["elapsed"] = base_elapsed + time.monotonic() - t0
+        return snapshot({"progress": copy.deepcopy(ps), "optim": opt.state_dict(), "best": best})
+
+    n = len(data.train)
+    while ps["epoch"] < cfg.max_epochs and not ps["stopped"]:
+        epoch = ps["epoch"]
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(ctx.seed, label, epoch)))
+        batches = order.split(cfg.batch_size)
+        gen.train()
+        started = time.monotonic()
+        for b in ctx.progress(
+            range(ps["batch"], len(batches)), desc=f"{label} epoch {epoch + 1}", total=len(batches) - ps["batch"]
+        ):
+            x = data.train[batches[b]].to(gen.device)
+            lp = gen.log_prob(x)
+            n_tok = int(gen.mask(x).sum())
+            loss = -lp.sum() / n_tok
+            if not torch.isfinite(loss):
+                raise Diverged(ctx.steps, f"non-finite MLE loss {float(loss)}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(gen.parameters(), cfg.grad_clip)
+            opt.step()
+            ps["loss_sum"] += float(loss.detach()) * n_tok
+            ps["tokens"] += n_tok
+            ps["batch"] = b + 1
+            ctx.step_done(state)
+        valid = gen.nll(data.valid)
+        improved = valid < ps["best_valid"]
+        if improved:
+            best = {k: v.detach().cpu().clone() for k, v in gen.state_dict().items()}
+            ps.update(best_valid=valid, best_epoch=epoch + 1, bad_epochs=0)
+        else:
+            ps["bad_epochs"] += 1
+        train_nll = ps["loss_sum"] / max(ps["tokens"], 1)
+        ps["history"].append({"epoch": epoch + 1, "train_nll": train_nll, "valid_nll": valid})
+        ctx.log(
+            f"{label} epoch {epoch + 1}/{cfg.max_epochs}: train NLL {train_nll:.4f}  valid NLL {valid:.4f}"
+            f"{'  (best)' if improved else ''}  [{time.monotonic() - started:.1f}s]"
+        )
+        ps.update(epoch=epoch + 1, batch=0, loss_sum=0.0, tokens=0, stopped=ps["bad_epochs"] >= cfg.patience)
+        if ps["stopped"]:
+            ctx.log(
+                f"{label}: early stop, no better validation NLL for {cfg.patience} epochs; "
+                f"keeping epoch {ps['best_epoch']}"
+            )
+        ctx.save(state())
+    if best is not None:
+        gen.load_state_dict(best)
+    ps["elapsed"] = base_elapsed + time.monotonic() - t0
+    return ps
+
+
+@MODELS.register("mle")
+class MLE(Model):
+    """Maximum-likelihood LSTM language model (teacher forcing)."""
+
+    name = "mle"
+    profiles: ClassVar[dict[str, MLEConfig]] = {
+        "tiny": MLEConfig(GeneratorConfig(emb_dim=16, hidden_dim=32, dropout=0.2), MLETraining(max_epochs=3)),
+        # picked on the validation NLL of oracle-seqgan within ~3 CPU minutes (7.55 after 30 epochs; the
+        # oracle-sized 32x32 without dropout overfits after 3 epochs at 7.71)
+        "small": MLEConfig(
+            GeneratorConfig(emb_dim=64, hidden_dim=64, dropout=0.5), MLETraining(lr=5e-3, max_epochs=30)
+        ),
+        # "Language GANs Falling Short", synthetic MLE baseline selected on NLL_test (oracle_eval.py):
+        # 2 layers, hidden 128, variational dropout 0.6, batch 256, Adam lr 1e-3, up to 300 epochs, clip 10.
+        "paper": MLEConfig(
+            GeneratorConfig(emb_dim=128, hidden_dim=128, num_layers=2, dropout=0.6),
+            MLETraining(batch_size=256, lr=1e-3, grad_clip=10.0, max_epochs=300, patience=20),
+        ),
+    }
+
+    def __init__(self, config: MLEConfig, dataset: Dataset, device: torch.device) -> None:
+        super().__init__(config, dataset, device)
+        self._gen = make_generator(dataset, config.generator, device)
+
+    @property
+    def generator(self) -> LSTMGenerator:
+        return self._gen
+
+    def fit(self, dataset: Dataset, ctx: TrainContext) -> TrainSummary:
+        resumed = ctx.restore()
+        if resumed is not None:
+            self._gen.load_state_dict(resumed["generator"])
+
+        def snapshot(phase: dict[str, Any]) -> dict[str, Any]:
+            return {"generator": self._gen.state_dict(), "mle": phase}
+
+        ps = train_mle(self._gen, dataset, self.config.training, ctx, resumed and resumed["mle"], snapshot)
+        return TrainSummary(
+            epochs=ps["epoch"],
+            steps=ctx.steps,
+            best_epoch=ps["best_epoch"],
+            best_valid_nll=ps["best_valid"],
+            train_seconds=ps["elapsed"],
+            history=ps["history"],
+        )

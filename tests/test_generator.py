@@ -1,0 +1,100 @@
+"""The shared generator and the one temperature helper."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from langgan_bench.datasets.base import sequence_mask
+from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
+from langgan_bench.models.temperature import check_temperature, log_probs, pick
+
+
+def make(eos=None, pad=None, dropout=0.0, seed=0):
+    torch.manual_seed(seed)
+    return LSTMGenerator(
+        12, 7, GeneratorConfig(emb_dim=8, hidden_dim=16, num_layers=2, dropout=dropout), eos_id=eos, pad_id=pad
+    )
+
+
+def test_temperature_helper():
+    logits = torch.tensor([[1.0, 3.0, 2.0], [0.5, -1.0, 4.0]])
+    assert pick(logits, 0.0).tolist() == [1, 2]
+    torch.testing.assert_close(log_probs(logits, 0.5), torch.log_softmax(logits * 2, dim=-1))
+    torch.testing.assert_close(log_probs(logits, 1.0), torch.log_softmax(logits, dim=-1))
+    with pytest.raises(ValueError, match="greedy"):
+        log_probs(logits, 0.0)
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            check_temperature(bad)
+    # draws follow softmax(logits / T) and never pick a masked (-inf) token
+    masked = torch.tensor([0.0, 1.0, float("-inf"), 2.0, -1.0])
+    for t in (0.5, 1.0, 2.0):
+        g = torch.Generator().manual_seed(1)
+        freq = torch.bincount(pick(masked.expand(100_000, 5), t, g), minlength=5).double() / 100_000
+        torch.testing.assert_close(freq, torch.softmax(masked.double() / t, -1), atol=0.005, rtol=0)
+        assert freq[2] == 0
+    # a very low temperature concentrates the draws on the argmax
+    g = torch.Generator().manual_seed(0)
+    draws = pick(logits.expand(500, 2, 3), 0.05, g)
+    assert (draws == torch.tensor([1, 2])).float().mean() > 0.99
+
+
+def test_sequence_mask_counts_up_to_the_first_eos():
+    toks = torch.tensor([[5, 1, 0, 0], [5, 6, 7, 8], [1, 0, 0, 0]])
+    assert sequence_mask(toks, eos_id=1).tolist() == [
+        [True, True, False, False],
+        [True, True, True, True],
+        [True, False, False, False],
+    ]
+    assert sequence_mask(toks, eos_id=None).all()
+
+
+def test_log_prob_is_a_direct_cross_entropy():
+    gen = make(eos=1, pad=0).eval()
+    toks = torch.tensor([[3, 4, 1, 0, 0, 0, 0], [5, 6, 7, 8, 9, 10, 11], [2, 1, 0, 0, 0, 0, 0]])
+    for t in (0.7, 1.0, 1.6):
+        logits = gen(toks)
+        ce = F.cross_entropy((logits / t).reshape(-1, 12), toks.reshape(-1), reduction="none").reshape(3, 7)
+        mask = sequence_mask(toks, 1)
+        torch.testing.assert_close(gen.log_prob(toks, t), torch.where(mask, -ce, torch.zeros_like(ce)))
+        assert gen.nll(toks, t) == pytest.approx(float(ce[mask].mean().detach()), rel=1e-6)
+
+
+def test_padding_is_never_generated_and_follows_eos():
+    gen = make(eos=1, pad=0)
+    s = gen.sample(300, 1.5, seed=3)
+    assert s.shape == (300, 7)
+    mask = sequence_mask(s, 1)
+    assert (s[mask] != 0).all()  # pad never appears inside a sentence
+    assert (s[~mask] == 0).all()  # and fills everything after the EOS
+    assert (s == 1).any()
+
+
+def test_sampling_is_seeded_and_leaves_mode_and_rng_alone():
+    gen = make(dropout=0.3).train()
+    state = torch.get_rng_state()
+    a, b = gen.sample(50, 1.0, seed=7), gen.sample(50, 1.0, seed=7)
+    assert torch.equal(a, b) and not torch.equal(a, gen.sample(50, 1.0, seed=8))
+    assert gen.training and torch.equal(state, torch.get_rng_state())
+    greedy = gen.sample(4, 0.0, seed=1)
+    assert (greedy == greedy[0]).all()  # greedy decoding from BOS: one sentence
+
+
+def test_scoring_never_updates_a_weight():
+    gen = make(dropout=0.5).train()
+    before = {k: v.clone() for k, v in gen.state_dict().items()}
+    toks = gen.sample(20, 1.0, seed=0)
+    first = gen.nll(toks)
+    assert gen.nll(toks) == first  # eval mode: dropout off, deterministic
+    assert gen.training
+    assert all(torch.equal(before[k], v) for k, v in gen.state_dict().items())
+    assert all(p.grad is None for p in gen.parameters())
+
+
+def test_locked_dropout_shares_one_mask_across_time():
+    gen = make(dropout=0.5).train()
+    x = torch.ones(3, 5, 4)
+    torch.manual_seed(0)
+    y = gen._drop(x)
+    assert torch.equal(y[:, :1].expand_as(y), y)
+    assert set(y.unique().tolist()) <= {0.0, 2.0}
