@@ -201,11 +201,9 @@ def _run_locked(cfg, run_id, run_dir, profile, model_cls, model_config, dataset,
     gen = model.generator
     torch.save(
         {
-            "generator_config": asdict(gen.cfg),
-            "vocab_size": gen.vocab_size,
-            "max_len": gen.max_len,
-            "eos_id": gen.eos_id,
-            "pad_id": gen.pad_id,
+            "model": cfg.model,
+            "model_config": asdict(model_config),
+            "dataset": dataset.ident,
             "state_dict": gen.state_dict(),
         },
         paths["generator"],

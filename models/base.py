@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 
 from langgan_bench.datasets.base import Dataset
-from langgan_bench.models.generator import LSTMGenerator
+from langgan_bench.models.generator import Generator, LSTMGenerator
 from langgan_bench.registry import Registry
 
 T = TypeVar("T")
@@ -129,7 +129,7 @@ class Model(abc.ABC):
 
     @property
     @abc.abstractmethod
-    def generator(self) -> LSTMGenerator:
+    def generator(self) -> Generator:
         """The trained generator (the thing that is sampled and scored)."""
 
     @abc.abstractmethod
