@@ -28,6 +28,10 @@ bench: $(STAMP)
 report: $(STAMP)
 	$(BIN)/langgan-bench report --results results
 
+perf: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,perf]'
+	$(BIN)/langgan-bench perf
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 

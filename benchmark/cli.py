@@ -59,6 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a model setting, e.g. --set training.lr=0.001 (repeatable)",
     )
 
+    sc = sub.add_parser("score", help="score a file of sentences (one per line) with the exact metrics")
+    sc.add_argument("--dataset", required=True, help="whose references, tokenizer and judge LM to use")
+    sc.add_argument("--samples", required=True, help="UTF-8 text file, one sentence per line")
+    sc.add_argument("--metrics", help="comma-separated (default: every metric that can score a file)")
+    sc.add_argument("--profile", default="small", help="sizes of references and judge LM (default: small)")
+    sc.add_argument("--seed", type=int, default=0, help="seed of the reverse LM's training")
+    sc.add_argument("--device", default="auto")
+    sc.add_argument("--data-dir", help="a local folder laid out like shared/data (default: $LANGGAN_DATA)")
+    sc.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
+
+    perf = sub.add_parser("perf", help="speed figures against peers measured in the same run (make perf)")
+    perf.add_argument("--data-dir", help="a local folder laid out like shared/data (default: $LANGGAN_DATA)")
+
     rep = sub.add_parser("report", help="rebuild tables, plots and the report from stored results")
     rep.add_argument("--results", default="results", help="results folder (default: results)")
     rep.add_argument("--out", help="where to write the report (default: RESULTS/report)")
@@ -92,7 +105,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         items = []
         for n in METRICS:
             m = METRICS.get(n)
-            scope = "synthetic only" if m.synthetic_only else "all datasets"
+            scope = {
+                (): "any dataset",
+                ("oracle",): "synthetic only",
+                ("text",): "real text only",
+                ("generator",): "needs the model, not just samples",
+            }.get(m.requires, "+".join(m.requires))
             items.append(
                 (n, f"{m.kind}, {'lower' if m.lower_is_better else 'higher'} is better, {scope}: {m.description}")
             )
@@ -167,6 +185,40 @@ def format_table(rows: list) -> str:
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in lines)
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from langgan_bench.config import resolve_device
+    from langgan_bench.score import score_file
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    values = score_file(
+        args.dataset,
+        Path(args.samples),
+        metrics,
+        args.profile,
+        args.data_dir,
+        resolve_device(args.device).type,
+        args.seed,
+    )
+    if args.json:
+        print(json.dumps([asdict(v) for v in values], indent=2))
+        return 0
+    width = max(len(v.metric) for v in values)
+    for v in values:
+        print(f"{v.metric:<{width}}  {v.value:.6f}  {v.signature}")
+    return 0
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    from langgan_bench.perf import main as perf_main
+
+    for line in perf_main(args.data_dir, lambda msg: print(f"... {msg}", file=sys.stderr, flush=True)):
+        print(line)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from langgan_bench.report import build_report
 
@@ -175,7 +227,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "data": cmd_data, "run": cmd_run, "report": cmd_report}
+COMMANDS = {
+    "list": cmd_list,
+    "data": cmd_data,
+    "run": cmd_run,
+    "score": cmd_score,
+    "perf": cmd_perf,
+    "report": cmd_report,
+}
 
 
 if __name__ == "__main__":

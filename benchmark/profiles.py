@@ -24,6 +24,9 @@ class Profile:
     valid_limit: int | None
     test_limit: int | None
     eval_samples: int  # sentences drawn from a model at each temperature
+    # the costly metrics use the first N of those samples: FED embeds them, the reverse LM trains on them
+    fed_samples: int
+    reverse_lm_samples: int
     temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
 
 
@@ -37,6 +40,8 @@ for _p in (
         valid_limit=500,
         test_limit=1000,
         eval_samples=500,
+        fed_samples=200,
+        reverse_lm_samples=500,
     ),
     Profile(
         name="small",
@@ -45,6 +50,8 @@ for _p in (
         valid_limit=None,
         test_limit=None,
         eval_samples=5000,
+        fed_samples=1000,
+        reverse_lm_samples=1000,
     ),
     Profile(
         name="paper",
@@ -53,6 +60,8 @@ for _p in (
         valid_limit=None,
         test_limit=None,
         eval_samples=10000,
+        fed_samples=10000,
+        reverse_lm_samples=10000,
     ),
 ):
     PROFILES.add(_p.name, _p)

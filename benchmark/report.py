@@ -107,9 +107,52 @@ def fmt(c: Cell | None) -> str:
 # --- plots --------------------------------------------------------------------------------------------
 
 
-def plot_nll(cells: list[Cell], title: str, path: Path) -> bool:
-    """NLL_oracle (quality, y) against NLL_test (diversity, x), one curve per model over temperatures, with
-    the oracle's own point and its NLL_test floor. Returns False if the group has no such pair."""
+@dataclass(frozen=True)
+class PlotSpec:
+    """One figure per (dataset, profile): ``y`` against ``x`` (a metric, or "temperature"), a curve per model."""
+
+    name: str
+    x: str
+    y: str
+    xlabel: str
+    ylabel: str
+    title: str
+
+
+PLOTS = (
+    PlotSpec(
+        "nll",
+        "nll_test",
+        "nll_oracle",
+        "NLL_test (nats/token; lower = better coverage)",
+        "NLL_oracle (nats/token; lower = better quality)",
+        "quality vs coverage across temperatures",
+    ),
+    PlotSpec(
+        "bleu",
+        "self_bleu-5",
+        "bleu-5",
+        "Self-BLEU-5 (lower = more diverse)",
+        "BLEU-5 (higher = better quality)",
+        "BLEU-5 vs Self-BLEU-5 across temperatures",
+    ),
+    PlotSpec(
+        "lm",
+        "reverse_lm_score",
+        "lm_score",
+        "reverse-LM score (nats/token; lower = better coverage)",
+        "LM score (nats/token; lower = better quality)",
+        "LM vs reverse-LM score across temperatures",
+    ),
+    PlotSpec(
+        "fed", "temperature", "fed", "temperature", "FED (lower = closer to the test set)", "FED across temperatures"
+    ),
+)
+
+
+def plot(cells: list[Cell], spec: PlotSpec, title: str, path: Path) -> bool:
+    """Draw ``spec`` for one group; the oracle (synthetic data) is drawn as a reference point with its
+    NLL_test floor. Returns False (and writes nothing) if the group has no such pair of numbers."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,10 +160,11 @@ def plot_nll(cells: list[Cell], title: str, path: Path) -> bool:
 
     pts: dict[str, dict[float, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     for c in cells:
-        if c.metric in ("nll_oracle", "nll_test"):
+        if c.metric in (spec.x, spec.y) and not math.isnan(c.temperature):
             pts[c.model][c.temperature][c.metric] = c.mean
+            pts[c.model][c.temperature]["temperature"] = c.temperature
     curves = {
-        m: sorted((t, v["nll_test"], v["nll_oracle"]) for t, v in by_t.items() if "nll_test" in v and "nll_oracle" in v)
+        m: sorted((t, v[spec.x], v[spec.y]) for t, v in by_t.items() if spec.x in v and spec.y in v)
         for m, by_t in pts.items()
     }
     curves = {m: c for m, c in curves.items() if c}
@@ -132,14 +176,16 @@ def plot_nll(cells: list[Cell], title: str, path: Path) -> bool:
             continue
         _, xs, ys = zip(*curve, strict=True)
         ax.plot(xs, ys, marker="o", label=model)
-        for t, x, y in curve:
-            ax.annotate(f"{t:g}", (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        if spec.x != "temperature":
+            for t, x, y in curve:
+                ax.annotate(f"{t:g}", (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
     if ORACLE_MODEL in curves:
         _, fx, fy = curves[ORACLE_MODEL][0]
-        ax.axvline(fx, color="grey", linestyle="--", linewidth=1, label=f"oracle NLL_test floor ({fx:.3f})")
+        if spec.x == "nll_test":
+            ax.axvline(fx, color="grey", linestyle="--", linewidth=1, label=f"oracle NLL_test floor ({fx:.3f})")
         ax.scatter([fx], [fy], marker="*", s=160, color="black", zorder=5, label=f"oracle ({fx:.3f}, {fy:.3f})")
-    ax.set_xlabel("NLL_test (nats/token; lower = better coverage)")
-    ax.set_ylabel("NLL_oracle (nats/token; lower = better quality)")
+    ax.set_xlabel(spec.xlabel)
+    ax.set_ylabel(spec.ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -163,10 +209,11 @@ def group_blocks(
     """The report section of one (dataset, profile) group, and the plot files it wrote."""
     blocks: list[Block] = [("h2", f"{dataset} — profile {profile}")]
     plots = []
-    plot = out_dir / f"{dataset}-{profile}-nll.png"
-    if plot_nll(cells, f"{dataset} ({profile}): quality vs coverage across temperatures", plot):
-        blocks.append(("img", ("NLL_oracle against NLL_test", plot.name)))
-        plots.append(plot)
+    for spec in PLOTS:
+        path = out_dir / f"{dataset}-{profile}-{spec.name}.png"
+        if plot(cells, spec, f"{dataset} ({profile}): {spec.title}", path):
+            blocks.append(("img", (f"{spec.y} against {spec.x}", path.name)))
+            plots.append(path)
     cols = columns(cells)
     index = {(c.model, c.temperature, c.metric, c.signature): c for c in cells}
     models = list(dict.fromkeys(c.model for c in cells))

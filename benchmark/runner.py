@@ -219,13 +219,13 @@ def _run_locked(cfg, run_id, run_dir, profile, model_cls, model_config, dataset,
         key, sample_file = _temp_name(t), paths["samples"] / f"{_temp_name(t)}.txt"
         if key not in done or not sample_file.is_file():
             log(f"sweep T={t:g}: sampling {profile.eval_samples} sequences and scoring")
-            texts, values = evaluate(gen, dataset, t, profile.eval_samples, cfg.seed, metrics)
+            texts, values = evaluate(gen, dataset, profile, t, cfg.seed, metrics, device.type)
             atomic_write_text(sample_file, "".join(s + "\n" for s in texts))
             done[key] = [asdict(v) for v in values]
             atomic_write_json(paths["sweep"], done)
         rows += [row(label, t, MetricValue(**v)) for v in done[key]]
         sample_files.append(sample_file)
-    rows += [row(ORACLE_MODEL, 1.0, v) for v in oracle_reference(dataset, profile.eval_samples, metrics)]
+    rows += [row(ORACLE_MODEL, 1.0, v) for v in oracle_reference(dataset, profile, metrics)]
 
     write_rows(paths["rows"], rows)
     record.update(status="complete", finished=_now())

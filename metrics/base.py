@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 
     from langgan_bench.datasets.base import Dataset
     from langgan_bench.models.generator import Generator
+    from langgan_bench.profiles import Profile
+
+Requirement = Literal["oracle", "text", "generator"]
 
 
 @dataclass(frozen=True)
@@ -35,28 +38,53 @@ def signature(name: str, **settings: object) -> str:
 
 @dataclass(frozen=True, eq=False)
 class EvalInputs:
-    """Everything the temperature sweep can hand a metric at one temperature."""
+    """Everything a metric can be handed: samples (as ids and as tokens), the dataset and profile, and when
+    the samples come from a model of this harness, that generator and the temperature."""
 
     dataset: Dataset  # already sliced to the profile's sizes
-    generator: Generator  # a trained model's generator, or the oracle
-    temperature: float
-    samples: torch.Tensor  # (N, max_len) drawn from the generator at this temperature
+    profile: Profile
+    samples: torch.Tensor  # (N, L) token ids in the dataset's vocabulary (<unk> for unknown words)
+    tokens: list[list[str]]  # the same samples as words (never <unk> for a user's file)
+    seed: int = 0
+    device: str = "cpu"  # where metric networks (encoder, judge LM) run
+    generator: Generator | None = None
+    temperature: float | None = None
+
+    @classmethod
+    def from_model(
+        cls,
+        dataset: Dataset,
+        profile: Profile,
+        generator: Generator,
+        temperature: float,
+        samples: torch.Tensor,
+        seed: int,
+        device: str,
+    ) -> EvalInputs:
+        tokens = [dataset.decode(s).split() for s in samples]
+        return cls(dataset, profile, samples, tokens, seed, device, generator, temperature)
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A registered metric: the adapter from the sweep's inputs to the pure metric function."""
+    """A registered metric: the adapter from EvalInputs to the pure metric function, and when it applies."""
 
     name: str
     compute: Callable[[EvalInputs], list[MetricValue]]
     kind: Literal["quality", "diversity"]
     lower_is_better: bool
     greedy: bool  # defined at T = 0 (greedy decoding)
-    synthetic_only: bool
+    requires: tuple[Requirement, ...]  # "oracle": synthetic data; "text": real text; "generator": a model
     description: str
 
-    def applies(self, dataset: Dataset, temperature: float) -> bool:
-        return (dataset.is_synthetic or not self.synthetic_only) and (temperature > 0 or self.greedy)
+    def applies(self, dataset: Dataset, temperature: float | None, has_generator: bool) -> bool:
+        if "oracle" in self.requires and not dataset.is_synthetic:
+            return False
+        if "text" in self.requires and dataset.is_synthetic:
+            return False
+        if "generator" in self.requires and not has_generator:
+            return False
+        return temperature is None or temperature > 0 or self.greedy
 
 
 METRICS: Registry[MetricSpec] = Registry("metric")
@@ -68,13 +96,13 @@ def register_metric(
     kind: Literal["quality", "diversity"],
     lower_is_better: bool,
     greedy: bool,
-    synthetic_only: bool,
+    requires: tuple[Requirement, ...] = (),
     description: str,
 ) -> Callable[[Callable[[EvalInputs], list[MetricValue]]], Callable[[EvalInputs], list[MetricValue]]]:
-    """Decorator for a sweep adapter ``fn(inputs) -> [MetricValue, ...]``."""
+    """Decorator for an adapter ``fn(inputs) -> [MetricValue, ...]``."""
 
     def add(fn: Callable[[EvalInputs], list[MetricValue]]) -> Callable[[EvalInputs], list[MetricValue]]:
-        METRICS.add(name, MetricSpec(name, fn, kind, lower_is_better, greedy, synthetic_only, description))
+        METRICS.add(name, MetricSpec(name, fn, kind, lower_is_better, greedy, requires, description))
         return fn
 
     return add

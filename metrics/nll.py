@@ -34,7 +34,7 @@ def nll_test(*, generator: Generator, references: torch.Tensor, temperature: flo
     kind="quality",
     lower_is_better=True,
     greedy=True,
-    synthetic_only=True,
+    requires=("oracle",),
     description="oracle's per-token NLL of the model's samples (nats)",
 )
 def _nll_oracle(x: EvalInputs) -> list[MetricValue]:
@@ -47,10 +47,11 @@ def _nll_oracle(x: EvalInputs) -> list[MetricValue]:
     kind="diversity",
     lower_is_better=True,
     greedy=False,
-    synthetic_only=False,
+    requires=("generator",),
     description="model's per-token NLL of the held-out test split at temperature T (nats)",
 )
 def _nll_test(x: EvalInputs) -> list[MetricValue]:
+    assert x.generator is not None and x.temperature is not None
     return [
         nll_test(
             generator=x.generator,

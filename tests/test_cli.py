@@ -210,7 +210,7 @@ def test_report_files(tiny_run):
     png = report / "oracle-tiny-nll.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (report / "report.md").read_text()
-    assert "![NLL_oracle against NLL_test](oracle-tiny-nll.png)" in md
+    assert "![nll_oracle against nll_test](oracle-tiny-nll.png)" in md
     assert "| mle |" in md and "| oracle |" in md and "nll_oracle|oracle:oracle@" in md
     assert "<table>" in (report / "report.html").read_text()
 

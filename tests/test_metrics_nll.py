@@ -9,6 +9,7 @@ from langgan_bench import __version__
 from langgan_bench.datasets import load_dataset
 from langgan_bench.metrics import METRICS, EvalInputs, nll_oracle, nll_test
 from langgan_bench.models import MODELS, TrainContext
+from langgan_bench.profiles import PROFILES
 
 from .test_oracle import numpy_oracle_nll
 
@@ -45,7 +46,7 @@ def test_nll_test_equals_direct_cross_entropy_on_the_test_split(trained):
         assert v.value == pytest.approx(expected, rel=1e-5)
         assert v.signature == f"nll_test|refs:{ds.ident}:test:1000|unit:nats/token|v:{__version__}"
     # the adapter scores the test split, never the training split
-    x = EvalInputs(dataset=ds, generator=gen, temperature=1.0, samples=gen.sample(10, 1.0, 0))
+    x = EvalInputs.from_model(ds, PROFILES.get("tiny"), gen, 1.0, gen.sample(10, 1.0, 0), seed=0, device="cpu")
     (row,) = METRICS.get("nll_test").compute(x)
     assert row.value == pytest.approx(gen.nll(ds.test), rel=1e-9)
     assert row.value != pytest.approx(gen.nll(ds.train[:1000]), rel=1e-6)
@@ -64,6 +65,8 @@ def test_temperature_behaves_for_a_trained_model(trained):
 
 def test_metric_applicability():
     ds = load_dataset("oracle")
-    assert METRICS.get("nll_oracle").applies(ds, 0.0)
-    assert not METRICS.get("nll_test").applies(ds, 0.0)  # greedy has no density
-    assert METRICS.get("nll_test").applies(ds, 0.5)
+    assert METRICS.get("nll_oracle").applies(ds, 0.0, has_generator=True)
+    assert not METRICS.get("nll_test").applies(ds, 0.0, has_generator=True)  # greedy has no density
+    assert METRICS.get("nll_test").applies(ds, 0.5, has_generator=True)
+    assert not METRICS.get("nll_test").applies(ds, None, has_generator=False)  # a file of samples: no model
+    assert not METRICS.get("bleu").applies(ds, 1.0, has_generator=True)  # real text only

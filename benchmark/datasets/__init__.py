@@ -9,6 +9,7 @@ from pathlib import Path
 from langgan_bench.datasets.base import Dataset, Vocab, sequence_mask
 from langgan_bench.datasets.files import data_dir
 from langgan_bench.datasets.oracle import DATA_SEED, build_synthetic, seeded_params, seqgan_params
+from langgan_bench.datasets.text import COCO, EMNLP2017, build_text
 from langgan_bench.registry import Registry
 
 __all__ = ["DATASETS", "Dataset", "DatasetSpec", "Vocab", "load_dataset", "sequence_mask"]
@@ -43,6 +44,16 @@ def _oracle(data_folder: Path | None) -> Dataset:
 @_register("oracle-seqgan", "synthetic: SeqGAN's canonical oracle parameters, vocab 5000, length 20")
 def _oracle_seqgan(data_folder: Path | None) -> Dataset:
     return build_synthetic("oracle-seqgan", DATASETS.get("oracle-seqgan").description, seqgan_params(data_folder))
+
+
+@_register("coco", COCO.description + "; 9,000 train / 1,000 valid / 10,000 test")
+def _coco(data_folder: Path | None) -> Dataset:
+    return build_text(COCO, data_folder)
+
+
+@_register("emnlp2017", EMNLP2017.description + "; ~268k train / 10,000 valid / 10,000 test (train downloaded)")
+def _emnlp(data_folder: Path | None) -> Dataset:
+    return build_text(EMNLP2017, data_folder)
 
 
 def load_dataset(name: str, data_folder: str | Path | None = None) -> Dataset:

@@ -47,6 +47,8 @@ class Dataset:
     content_hash: str
     tokenizer: str  # how raw text becomes tokens; "none" for synthetic ids
     oracle: Oracle | None = field(default=None)
+    # the test sentences as tokens *before* the vocabulary (no <unk>): what BLEU and FED compare against
+    test_tokens: tuple[tuple[str, ...], ...] | None = field(default=None)
 
     @property
     def short_hash(self) -> str:
@@ -79,7 +81,14 @@ class Dataset:
             train=self.train[:train] if train else self.train,
             valid=self.valid[:valid] if valid else self.valid,
             test=self.test[:test] if test else self.test,
+            test_tokens=self.test_tokens[:test] if test and self.test_tokens else self.test_tokens,
         )
+
+    def reference_tokens(self) -> list[list[str]]:
+        """The test split as token lists (real words, never <unk>), for BLEU and FED."""
+        if self.test_tokens is not None:
+            return [list(t) for t in self.test_tokens]
+        return [self.decode(x).split() for x in self.test]
 
     def info(self) -> dict[str, object]:
         return {

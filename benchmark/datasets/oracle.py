@@ -12,8 +12,7 @@ sequence has exactly 20 tokens (no end-of-sentence token).
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from torch import nn
 from langgan_bench.datasets.base import Dataset, Vocab, hash_arrays
 from langgan_bench.datasets.files import RemoteFile, cache_dir, locate
 from langgan_bench.models.temperature import log_probs, pick
+from langgan_bench.results import atomic_write_bytes
 
 VOCAB_SIZE = 5000
 EMB_DIM = 32
@@ -238,12 +238,6 @@ def build_synthetic(name: str, description: str, params: dict[str, np.ndarray]) 
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())

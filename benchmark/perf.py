@@ -1,0 +1,144 @@
+"""``langgan-bench perf`` (``make perf``): speed figures measured against peers in the same run.
+
+BLEU / Self-BLEU (orders 2..5) on 5,000 COCO training sentences as hypotheses against the 10,000 COCO test
+sentences: this harness, the C++ package fast-bleu, and NLTK on a subset extrapolated to the full size,
+plus the largest difference from NLTK. Then FED and LM-score times for 5,000 sentences, and (when present)
+the GANs' training throughput.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from langgan_bench.datasets import load_dataset
+from langgan_bench.datasets.text import read_lines, tokenize
+from langgan_bench.errors import UserError
+
+ORDERS = (2, 3, 4, 5)
+N_HYPS = 5000
+NLTK_SUBSET = 25
+
+
+def _timed(fn: Callable[[], object]) -> tuple[float, object]:
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def bleu_section(data_dir: Path | None, log: Callable[[str], None]) -> list[str]:
+    from langgan_bench.datasets.files import locate
+    from langgan_bench.datasets.text import COCO
+    from langgan_bench.metrics.bleu import bleu, self_bleu
+
+    try:
+        from fast_bleu import BLEU, SelfBLEU
+        from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    except ImportError:
+        raise UserError("perf needs fast-bleu and nltk: pip install -e '.[perf]' (make perf does)") from None
+
+    hyps = tokenize(read_lines(locate(COCO.train, data_dir)), "13a")[:N_HYPS]
+    refs = tokenize(read_lines(locate(COCO.test, data_dir)), "13a")
+    weights = {n: (1 / n,) * n for n in ORDERS}
+    log("BLEU: this harness")
+    t_ours_b, ours_b = _timed(lambda: bleu(hypotheses=hyps, references=refs, orders=ORDERS))
+    t_ours_s, ours_s = _timed(lambda: self_bleu(hypotheses=hyps, orders=ORDERS))
+    log("BLEU: fast-bleu")
+    t_fast_b, fast_b = _timed(lambda: BLEU(refs, weights).get_score(hyps))
+    t_fast_s, fast_s = _timed(lambda: SelfBLEU(hyps, weights).get_score())
+    log(f"BLEU: NLTK on {NLTK_SUBSET} hypotheses, extrapolated to {N_HYPS}")
+    smooth = SmoothingFunction().method1
+    sub = hyps[:NLTK_SUBSET]
+
+    def nltk_bleu() -> dict[int, float]:
+        return {
+            n: math.fsum(sentence_bleu(refs, h, weights=weights[n], smoothing_function=smooth) for h in sub) / len(sub)
+            for n in ORDERS
+        }
+
+    def nltk_self() -> dict[int, float]:
+        return {
+            n: math.fsum(
+                sentence_bleu(hyps[:i] + hyps[i + 1 :], hyps[i], weights=weights[n], smoothing_function=smooth)
+                for i in range(len(sub))
+            )
+            / len(sub)
+            for n in ORDERS
+        }
+
+    t_nltk_b, nltk_b = _timed(nltk_bleu)
+    t_nltk_s, nltk_s = _timed(nltk_self)
+    scale = N_HYPS / NLTK_SUBSET
+    # exactness: our scores on the same subset (Self-BLEU: leave-one-out over all 5,000, first 25 scored)
+    sub_b = bleu(hypotheses=sub, references=refs, orders=ORDERS)
+    sub_s = _self_bleu_first(hyps, len(sub))
+    diff = max(max(abs(sub_b[n] - nltk_b[n]) for n in ORDERS), max(abs(sub_s[n] - nltk_s[n]) for n in ORDERS))
+    fast_diff = max(
+        max(abs(ours_b[n] - statistics.fmean(fast_b[n])) for n in ORDERS),
+        max(abs(ours_s[n] - statistics.fmean(fast_s[n])) for n in ORDERS),
+    )
+    lines = [
+        f"BLEU / Self-BLEU, orders 2-5: {len(hyps)} COCO train sentences vs {len(refs)} COCO test sentences",
+        f"  {'':<22}{'BLEU':>10}{'Self-BLEU':>12}{'total':>10}",
+        f"  {'langgan-bench':<22}{t_ours_b:>9.2f}s{t_ours_s:>11.2f}s{t_ours_b + t_ours_s:>9.2f}s",
+        f"  {'fast-bleu (C++)':<22}{t_fast_b:>9.2f}s{t_fast_s:>11.2f}s{t_fast_b + t_fast_s:>9.2f}s",
+        f"  {'NLTK (extrapolated)':<22}{t_nltk_b * scale:>9.1f}s{t_nltk_s * scale:>11.1f}s"
+        f"{(t_nltk_b + t_nltk_s) * scale:>9.1f}s",
+        f"  speed-up vs fast-bleu: BLEU {t_fast_b / t_ours_b:.2f}x, Self-BLEU {t_fast_s / t_ours_s:.2f}x, "
+        f"total {(t_fast_b + t_fast_s) / (t_ours_b + t_ours_s):.2f}x",
+        f"  speed-up vs NLTK: total {(t_nltk_b + t_nltk_s) * scale / (t_ours_b + t_ours_s):.0f}x",
+        f"  largest difference from NLTK (same {NLTK_SUBSET} hypotheses, all orders): {diff:.3g}",
+        f"  largest difference of the means from fast-bleu: {fast_diff:.3g}",
+        "  " + "  ".join(f"BLEU-{n} {ours_b[n]:.4f}" for n in ORDERS),
+        "  " + "  ".join(f"Self-BLEU-{n} {ours_s[n]:.4f}" for n in ORDERS),
+    ]
+    return lines
+
+
+def _self_bleu_first(hyps: list[list[str]], k: int) -> dict[int, float]:
+    """Leave-one-out Self-BLEU of the first ``k`` sentences against all the others (to compare with NLTK)."""
+    from langgan_bench.metrics.bleu import bleu
+
+    out = {n: 0.0 for n in ORDERS}
+    for i in range(k):
+        scores = bleu(hypotheses=[hyps[i]], references=hyps[:i] + hyps[i + 1 :], orders=ORDERS)
+        for n in ORDERS:
+            out[n] += scores[n] / k
+    return out
+
+
+def fed_lm_section(data_dir: Path | None, log: Callable[[str], None]) -> list[str]:
+    from langgan_bench.metrics.fed import embed, frechet_distance, gaussian_stats
+    from langgan_bench.metrics.lm import judge_lm, lm_score
+
+    ds = load_dataset("coco", data_dir)
+    hyps = [" ".join(ds.decode(x).split()) for x in ds.train[:N_HYPS]]
+    refs = [" ".join(t) for t in ds.reference_tokens()[:N_HYPS]]
+    log("FED: embedding 2 x 5,000 sentences with all-MiniLM-L6-v2")
+    embed(refs[:10])  # load the encoder outside the timing
+    t_fed, value = _timed(lambda: frechet_distance(*gaussian_stats(embed(hyps)), *gaussian_stats(embed(refs))))
+    log("LM score: judge LM (small profile; trained on first use, then cached)")
+    t_judge, judge = _timed(lambda: judge_lm(ds, "small"))
+    samples = ds.valid.repeat(5, 1)[:N_HYPS]
+    t_lm, lm = _timed(lambda: lm_score(samples=samples, judge=judge))
+    return [
+        f"FED, {N_HYPS} COCO train vs {N_HYPS} COCO test sentences: {value:.4f} in {t_fed:.1f}s "
+        f"(both sides embedded; {2 * N_HYPS / t_fed:.0f} sentences/s)",
+        f"LM score of {N_HYPS} sentences: {lm:.4f} nats/token in {t_lm:.2f}s "
+        f"(judge LM ready in {t_judge:.1f}s: {'loaded from cache' if t_judge < 5 else 'trained now'})",
+    ]
+
+
+def main(data_dir: str | None, log: Callable[[str], None]) -> list[str]:
+    from langgan_bench.datasets.files import data_dir as resolve
+
+    folder = resolve(data_dir)
+    lines = [*bleu_section(folder, log), "", *fed_lm_section(folder, log)]
+    try:
+        from langgan_bench import perf_training
+    except ImportError:
+        return lines
+    return [*lines, "", *perf_training.report(log)]

@@ -1,0 +1,58 @@
+"""``langgan-bench score``: the exact metrics on any file of sentences (one per line), e.g. samples from a
+model this harness did not train. The file is tokenized with the dataset's own tokenizer, so its numbers
+compare with the leaderboard's (same signatures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from langgan_bench.datasets import load_dataset
+from langgan_bench.datasets.base import Dataset
+from langgan_bench.datasets.text import encode, read_lines, tokenize
+from langgan_bench.errors import UserError
+from langgan_bench.metrics import METRICS, EvalInputs, MetricSpec, MetricValue
+from langgan_bench.profiles import PROFILES
+from langgan_bench.sweep import score
+
+
+def _synthetic_ids(lines: list[str], ds: Dataset, what: str) -> tuple[torch.Tensor, list[list[str]]]:
+    rows = []
+    for i, line in enumerate(lines, start=1):
+        toks = line.split()
+        if len(toks) != ds.max_len or not all(t.isdigit() and int(t) < len(ds.vocab) for t in toks):
+            raise UserError(f"{what}: line {i} must hold {ds.max_len} token ids in 0..{len(ds.vocab) - 1}")
+        rows.append([int(t) for t in toks])
+    return torch.tensor(rows, dtype=torch.long), [line.split() for line in lines]
+
+
+def score_file(
+    dataset: str,
+    samples: Path,
+    metrics: list[str] | None = None,
+    profile: str = "small",
+    data_dir: str | None = None,
+    device: str = "cpu",
+    seed: int = 0,
+) -> list[MetricValue]:
+    """Score the sentences in ``samples`` with the named metrics (default: every one that applies)."""
+    prof = PROFILES.get(profile)
+    specs: list[MetricSpec] = [METRICS.get(m) for m in metrics] if metrics else []
+    lines = read_lines(samples)
+    ds = load_dataset(dataset, data_dir).limited(prof.train_limit, prof.valid_limit, prof.test_limit)
+    for spec in specs:
+        if not spec.applies(ds, None, has_generator=False):
+            usable = [m for m in METRICS.names() if METRICS.get(m).applies(ds, None, has_generator=False)]
+            raise UserError(
+                f"metric {spec.name!r} cannot score a file of sentences on {ds.name} "
+                f"(it needs {', '.join(spec.requires)}); usable here: {', '.join(usable)}"
+            )
+    if ds.is_synthetic:
+        ids, tokens = _synthetic_ids(lines, ds, str(samples))
+    else:
+        tokens = tokenize(lines, ds.tokenizer)
+        ids = encode(tokens, ds.vocab, max(len(t) for t in tokens) + 1)
+    specs = specs or [METRICS.get(m) for m in METRICS.names()]
+    inputs = EvalInputs(ds, prof, ids, tokens, seed=seed, device=device)
+    return score(inputs, specs)
