@@ -220,3 +220,25 @@ def test_report_without_results_is_a_clear_error(tmp_path):
     assert proc.returncode == 2 and "no result rows" in proc.stderr
     proc = cli("report", "--results", str(tmp_path / "missing"))
     assert proc.returncode == 2 and "does not exist" in proc.stderr
+
+
+def test_tiny_run_on_coco_records_every_metric(tmp_path, data_dir):
+    proc = cli("run", "--model", "mle", "--dataset", "coco", "--profile", "tiny", "--temperatures", "0,1",
+               "--data-dir", str(data_dir), "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    rows = rows_of(tmp_path)
+    got = {(float(r["temperature"]), r["metric"]) for r in rows}
+    text_metrics = {"fed", "lm_score", "reverse_lm_score", *(f"{m}-{n}" for m in ("bleu", "self_bleu")
+                                                              for n in (2, 3, 4, 5))}
+    assert {(1.0, m) for m in text_metrics | {"nll_test"}} <= got
+    assert {(0.0, m) for m in text_metrics} <= got and (0.0, "nll_test") not in got
+    assert not any(r["metric"] == "nll_oracle" for r in rows)  # no oracle for real text
+    by = {(float(r["temperature"]), r["metric"]): r for r in rows}
+    assert float(by[(0.0, "self_bleu-2")]["value"]) == 1.0  # greedy: every sample is the same sentence
+    assert "tok:13a" in by[(1.0, "bleu-5")]["signature"] and by[(1.0, "fed")]["n_samples"] == "200"
+    samples = (next((tmp_path / "runs").iterdir()) / "samples" / "T1.txt").read_text().splitlines()
+    assert len(samples) == 500 and not any("<pad>" in s or "<eos>" in s for s in samples)
+    report = cli("report", "--results", str(tmp_path))
+    assert report.returncode == 0, report.stderr
+    for name in ("bleu", "lm", "fed"):
+        assert (tmp_path / "report" / f"coco-tiny-{name}.png").is_file()
