@@ -1,4 +1,4 @@
-# Two commands on a fresh clone: `make bench` (the default leaderboard) and `make test`.
+# Two commands on a fresh clone: `make bench` (the default leaderboard) and `make test`; `make perf` for speed.
 # Both create or reuse .venv and install what they need. torch is pinned and installed first, so pip takes
 # the CPU wheel and never pulls the multi-GB CUDA build as a dependency of something else.
 
@@ -21,9 +21,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+# every model on oracle and coco (small profile), then the report; finished runs are reused (--fresh to redo)
 bench: $(STAMP)
-	$(BIN)/langgan-bench run --model mle --dataset oracle --profile small --out results
-	$(BIN)/langgan-bench report --results results
+	$(BIN)/langgan-bench bench --profile small --out results
 
 report: $(STAMP)
 	$(BIN)/langgan-bench report --results results

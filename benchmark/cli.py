@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from langgan_bench import __version__
 from langgan_bench.errors import UserError
+from langgan_bench.leaderboard import DEFAULT_DATASETS, DEFAULT_MODELS
 
 EXIT_USAGE = 2
 
@@ -58,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a model setting, e.g. --set training.lr=0.001 (repeatable)",
     )
+
+    b = sub.add_parser("bench", help="the default leaderboard: every model on every dataset, then the report")
+    b.add_argument("--models", default=",".join(DEFAULT_MODELS))
+    b.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
+    b.add_argument("--profile", default="small")
+    b.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--out", default="results")
+    b.add_argument("--data-dir", help="a local folder laid out like shared/data (default: $LANGGAN_DATA)")
+    b.add_argument("--fresh", action="store_true", help="recompute finished runs instead of reusing them")
 
     sc = sub.add_parser("score", help="score a file of sentences (one per line) with the exact metrics")
     sc.add_argument("--dataset", required=True, help="whose references, tokenizer and judge LM to use")
@@ -185,6 +196,50 @@ def format_table(rows: list) -> str:
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in lines)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from langgan_bench.config import RunConfig
+    from langgan_bench.leaderboard import bench
+
+    def names(text: str) -> tuple[str, ...]:
+        return tuple(x.strip() for x in text.split(",") if x.strip())
+
+    try:
+        seeds = tuple(int(x) for x in names(args.seeds))
+    except ValueError:
+        raise UserError(f"--seeds {args.seeds!r}: expected integers, e.g. 0,1,2") from None
+    base = RunConfig(
+        model="",
+        dataset="",
+        profile=args.profile,
+        device=args.device,
+        out=args.out,
+        resume=not args.fresh,
+        data_dir=args.data_dir,
+    )
+    _check_names(names(args.models), names(args.datasets), args.profile)
+    runs, report = bench(base, names(args.models), names(args.datasets), seeds)
+    print(f"{'dataset':<12}{'model':<12}{'seed':>5}  {'status':<10}{'wall':>8}")
+    for cfg, outcome, seconds in runs:
+        print(f"{cfg.dataset:<12}{cfg.model:<12}{cfg.seed:>5}  {outcome.status:<10}{seconds:>7.0f}s")
+    print("report:")
+    for path in report:
+        print(f"  {path}")
+    return 0
+
+
+def _check_names(models: tuple[str, ...], datasets: tuple[str, ...], profile: str) -> None:
+    """Fail before hours of work, not in the middle: every name must exist."""
+    from langgan_bench.datasets import DATASETS
+    from langgan_bench.models import MODELS
+    from langgan_bench.profiles import PROFILES
+
+    PROFILES.get(profile)
+    for m in models:
+        MODELS.get(m)
+    for d in datasets:
+        DATASETS.get(d)
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
@@ -231,6 +286,7 @@ COMMANDS = {
     "list": cmd_list,
     "data": cmd_data,
     "run": cmd_run,
+    "bench": cmd_bench,
     "score": cmd_score,
     "perf": cmd_perf,
     "report": cmd_report,

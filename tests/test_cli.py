@@ -223,13 +223,30 @@ def test_report_without_results_is_a_clear_error(tmp_path):
 
 
 def test_tiny_run_on_coco_records_every_metric(tmp_path, data_dir):
-    proc = cli("run", "--model", "mle", "--dataset", "coco", "--profile", "tiny", "--temperatures", "0,1",
-               "--data-dir", str(data_dir), "--out", str(tmp_path))
+    proc = cli(
+        "run",
+        "--model",
+        "mle",
+        "--dataset",
+        "coco",
+        "--profile",
+        "tiny",
+        "--temperatures",
+        "0,1",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr
     rows = rows_of(tmp_path)
     got = {(float(r["temperature"]), r["metric"]) for r in rows}
-    text_metrics = {"fed", "lm_score", "reverse_lm_score", *(f"{m}-{n}" for m in ("bleu", "self_bleu")
-                                                              for n in (2, 3, 4, 5))}
+    text_metrics = {
+        "fed",
+        "lm_score",
+        "reverse_lm_score",
+        *(f"{m}-{n}" for m in ("bleu", "self_bleu") for n in (2, 3, 4, 5)),
+    }
     assert {(1.0, m) for m in text_metrics | {"nll_test"}} <= got
     assert {(0.0, m) for m in text_metrics} <= got and (0.0, "nll_test") not in got
     assert not any(r["metric"] == "nll_oracle" for r in rows)  # no oracle for real text
@@ -242,3 +259,16 @@ def test_tiny_run_on_coco_records_every_metric(tmp_path, data_dir):
     assert report.returncode == 0, report.stderr
     for name in ("bleu", "lm", "fed"):
         assert (tmp_path / "report" / f"coco-tiny-{name}.png").is_file()
+
+
+def test_bench_runs_the_grid_then_reports_and_reuses_finished_runs(tmp_path):
+    args = ("bench", "--models", "mle", "--datasets", "oracle", "--profile", "tiny", "--seeds", "0,1",
+            "--out", str(tmp_path))
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr
+    assert {r["seed"] for r in rows_of(tmp_path)} == {"0", "1"}
+    assert (tmp_path / "report" / "report.md").is_file() and "oracle" in first.stdout
+    before = values(rows_of(tmp_path))
+    again = cli(*args)
+    assert again.returncode == 0 and "epoch" not in again.stderr  # resumed: nothing retrained
+    assert values(rows_of(tmp_path)) == before
