@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from langgan_bench.datasets.base import Dataset
+from langgan_bench.datasets.base import Dataset, trim_padding
 from langgan_bench.models.base import MODELS, Diverged, Model, TrainContext, TrainSummary, derive_seed, make_generator
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
 
@@ -82,7 +82,7 @@ def train_mle(
         for b in ctx.progress(
             range(ps["batch"], len(batches)), desc=f"{label} epoch {epoch + 1}", total=len(batches) - ps["batch"]
         ):
-            x = data.train[batches[b]].to(gen.device)
+            x = trim_padding(data.train[batches[b]], gen.pad_id).to(gen.device)
             lp = gen.log_prob(x)
             n_tok = int(gen.mask(x).sum())
             loss = -lp.sum() / n_tok

@@ -117,6 +117,14 @@ def sequence_mask(tokens: torch.Tensor, eos_id: int | None) -> torch.Tensor:
     return before == 0
 
 
+def trim_padding(tokens: torch.Tensor, pad_id: int | None) -> torch.Tensor:
+    """Drop trailing columns that are padding in every row (same numbers, less work on short sentences)."""
+    if pad_id is None or tokens.shape[1] == 0:
+        return tokens
+    used = (tokens != pad_id).any(dim=0).nonzero()
+    return tokens[:, : int(used[-1]) + 1] if len(used) else tokens[:, :1]
+
+
 def hash_arrays(*parts: np.ndarray | bytes | str) -> str:
     """sha256 over arrays (dtype, shape and bytes) and strings, in order."""
     h = hashlib.sha256()
