@@ -262,8 +262,19 @@ def test_tiny_run_on_coco_records_every_metric(tmp_path, data_dir):
 
 
 def test_bench_runs_the_grid_then_reports_and_reuses_finished_runs(tmp_path):
-    args = ("bench", "--models", "mle", "--datasets", "oracle", "--profile", "tiny", "--seeds", "0,1",
-            "--out", str(tmp_path))
+    args = (
+        "bench",
+        "--models",
+        "mle",
+        "--datasets",
+        "oracle",
+        "--profile",
+        "tiny",
+        "--seeds",
+        "0,1",
+        "--out",
+        str(tmp_path),
+    )
     first = cli(*args)
     assert first.returncode == 0, first.stderr
     assert {r["seed"] for r in rows_of(tmp_path)} == {"0", "1"}

@@ -1,0 +1,291 @@
+"""The discriminators shared by the GANs, and the one routine that trains a discriminator on real vs generated.
+
+- ``CNNFeatures``: Kim (2014)-style sentence encoder as in SeqGAN: embedding, one convolution per filter width,
+  ReLU, max over time, a highway layer. Its output is the feature vector LeakGAN leaks to its manager and the
+  sentence representation RankGAN's ranker compares.
+- ``CNNDiscriminator`` (SeqGAN, LeakGAN): the features, dropout, one logit (real vs generated).
+- ``CNNRanker`` (RankGAN): the features scored by cosine similarity to a reference set of real sentences and
+  ranked by a softmax (temperature gamma) over a comparison set.
+- ``LSTMDiscriminator`` (ScratchGAN): embedding with dropout, position signal, a layer-normalised LSTM and a
+  logit at every step, so every prefix gets its own score.
+
+Token ids are the dataset's; the CNN has one extra input id, ``BLANK`` = vocab size, for the positions of a
+partial sentence that are not generated yet (LeakGAN scores prefixes), so no real word doubles as "empty".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from langgan_bench.datasets.base import sequence_mask
+from langgan_bench.models.base import TrainContext, derive_seed
+from langgan_bench.models.generator import evaluating
+from langgan_bench.models.policy_gradient import check_collapse, check_finite
+
+SCORE_BATCH = 4096  # rows per forward pass when scoring many sentences (bounds memory, not results)
+
+
+def l2_penalty(params: Any) -> torch.Tensor:
+    """½ Σ‖p‖², TensorFlow's ``l2_loss`` (the papers' regularisers are written with it)."""
+    return torch.stack([p.pow(2).sum() for p in params]).sum() / 2
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    emb_dim: int = 64
+    filter_sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
+    num_filters: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+    dropout: float = 0.25  # SeqGAN: keep probability 0.75
+    l2_out: float = 0.2  # SeqGAN: L2 on the output layer (l2_reg_lambda)
+
+
+class CNNFeatures(nn.Module):
+    """Sentence (B, L) -> feature vector (B, F): conv per width, ReLU, max over time, highway."""
+
+    def __init__(self, vocab_size: int, max_len: int, cfg: CNNConfig) -> None:
+        super().__init__()
+        # a filter wider than the sentence would see nothing: drop it (only matters for short datasets)
+        widths = [(w, n) for w, n in zip(cfg.filter_sizes, cfg.num_filters, strict=True) if w <= max_len]
+        if not widths:
+            raise ValueError(f"no CNN filter fits sentences of length {max_len}")
+        self.blank_id, self.max_len = vocab_size, max_len
+        self.embed = nn.Embedding(vocab_size + 1, cfg.emb_dim)
+        self.convs = nn.ModuleList(nn.Conv1d(cfg.emb_dim, n, w) for w, n in widths)
+        self.dim = sum(n for _, n in widths)
+        self.transform = nn.Linear(self.dim, self.dim)
+        self.gate = nn.Linear(self.dim, self.dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if tokens.shape[1] != self.max_len:  # max-pooling sees padding too: a narrower input is another sentence
+            raise ValueError(f"the CNN reads sentences of exactly {self.max_len} tokens, got {tokens.shape[1]}")
+        x = self.embed(tokens).transpose(1, 2)  # (B, E, L): convolve over time
+        h = torch.cat([torch.relu(conv(x)).amax(dim=2) for conv in self.convs], dim=1)
+        t = torch.sigmoid(self.gate(h))  # highway (Srivastava et al. 2015): t·relu(W h) + (1 − t)·h
+        return t * torch.relu(self.transform(h)) + (1 - t) * h
+
+
+class CNNDiscriminator(nn.Module):
+    """SeqGAN's discriminator: CNN features, dropout, one logit per sentence (real = 1)."""
+
+    def __init__(self, vocab_size: int, max_len: int, cfg: CNNConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.features = CNNFeatures(vocab_size, max_len, cfg)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(self.features.dim, 1)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(self.features(tokens))).squeeze(-1)
+
+    def loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        logits = self(torch.cat([real, fake]))
+        labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).to(logits)
+        penalty = l2_penalty(self.out.parameters()).to(logits)
+        return F.binary_cross_entropy_with_logits(logits, labels) + self.cfg.l2_out * penalty
+
+    @torch.no_grad()
+    def prob_real(self, tokens: torch.Tensor) -> torch.Tensor:
+        """D(x) for every row, in evaluation mode (the reward SeqGAN and LeakGAN use)."""
+        with evaluating(self):
+            return torch.cat([torch.sigmoid(self(chunk)) for chunk in tokens.split(SCORE_BATCH)])
+
+
+class CNNRanker(nn.Module):
+    """RankGAN's ranker (Lin et al. 2017, eqs. 2-3).
+
+    relevance α(s | U) = mean over reference sentences u ∈ U of cos(y_s, y_u), with y the CNN features;
+    rank score R(s | U, C) = exp(γ α(s|U)) / Σ_{s' ∈ C ∪ {s}} exp(γ α(s'|U)).
+    """
+
+    def __init__(self, vocab_size: int, max_len: int, cfg: CNNConfig, gamma: float) -> None:
+        super().__init__()
+        self.gamma = gamma
+        self.features = CNNFeatures(vocab_size, max_len, cfg)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.dropout(self.features(tokens)), dim=-1)
+
+    def relevance(self, tokens: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+        """γ·α(s | U) for every row of ``tokens`` (B,), given reference sentences ``refs`` (|U|, L)."""
+        return self.gamma * (self.embed(tokens) @ self.embed(refs).mean(0))  # mean of cosines = cos · mean
+
+    def loss(self, real: torch.Tensor, fake: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+        """−E_real[log R(s | U, C⁻)] − E_fake[log(1 − R(s | U, C⁺))]: real sentences ranked among the
+        generated ones (C⁻), generated sentences among the real ones (C⁺)."""
+        a = self.relevance(torch.cat([real, fake]), refs)
+        a_real, a_fake = a[: len(real)], a[len(real) :]
+        lse_fake, lse_real = torch.logsumexp(a_fake, 0), torch.logsumexp(a_real, 0)
+        log_r_real = a_real - torch.logaddexp(a_real, lse_fake)
+        log_not_r_fake = lse_real - torch.logaddexp(a_fake, lse_real)  # log(1 − R) = log Σ_C⁺ / Σ_{C⁺ ∪ {s}}
+        return -(log_r_real.mean() + log_not_r_fake.mean())
+
+    @torch.no_grad()
+    def rank_score(self, tokens: torch.Tensor, refs: torch.Tensor, comparison: torch.Tensor) -> torch.Tensor:
+        """R(s | U, C) for every row, each ranked on its own against the comparison set (evaluation mode)."""
+        with evaluating(self):
+            ref = self.embed(refs).mean(0)
+            lse_c = torch.logsumexp(self.gamma * (self.embed(comparison) @ ref), 0)
+            a = torch.cat([self.gamma * (self.embed(chunk) @ ref) for chunk in tokens.split(SCORE_BATCH)])
+            return torch.exp(a - torch.logaddexp(a, lse_c))
+
+
+@dataclass(frozen=True)
+class LSTMDiscConfig:
+    emb_dim: int = 64  # ScratchGAN: trainable_embedding_size
+    hidden_dim: int = 512  # disc_feature_size
+    num_layers: int = 1  # num_layers_disc
+    position_dim: int = 8  # ScratchGAN appends a position signal of this size to the embeddings
+    dropout: float = 0.1  # disc_dropout, on the embedding matrix
+    layer_norm: bool = True  # layer_norm_disc
+    l2: float = 1e-6  # l2_disc: weight decay written as an L2 term on every parameter
+
+
+class LayerNormLSTM(nn.Module):
+    """An LSTM whose gate pre-activations are layer-normalised (Ba et al. 2016), as Sonnet's
+    ``LSTM(use_layer_norm=True)`` that ScratchGAN uses; forget-gate bias 1."""
+
+    def __init__(self, input_dim: int, hidden_dim: int, layer_norm: bool) -> None:
+        super().__init__()
+        self.hidden_dim = hidden_dim
+        self.linear = nn.Linear(input_dim + hidden_dim, 4 * hidden_dim)
+        self.norm = nn.LayerNorm(4 * hidden_dim) if layer_norm else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = c = x.new_zeros(x.shape[0], self.hidden_dim)
+        outs = []
+        for t in range(x.shape[1]):
+            i, f, g, o = self.norm(self.linear(torch.cat([x[:, t], h], dim=1))).chunk(4, dim=1)
+            c = torch.sigmoid(f + 1.0) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            outs.append(h)
+        return torch.stack(outs, dim=1)
+
+
+class LSTMDiscriminator(nn.Module):
+    """ScratchGAN's discriminator: a logit for every prefix x_{1..t}, masked past the end of the sentence."""
+
+    def __init__(self, vocab_size: int, max_len: int, cfg: LSTMDiscConfig, eos_id: int | None) -> None:
+        super().__init__()
+        self.cfg, self.eos_id = cfg, eos_id
+        self.embed = nn.Embedding(vocab_size, cfg.emb_dim)
+        self.register_buffer("position", _timing_signal(max_len, cfg.position_dim), persistent=False)
+        self.inp = nn.Linear(cfg.emb_dim + cfg.position_dim, cfg.hidden_dim)
+        h = cfg.hidden_dim
+        self.layers = nn.ModuleList(LayerNormLSTM(h, h, cfg.layer_norm) for _ in range(cfg.num_layers))
+        self.out = nn.Linear(cfg.hidden_dim, 1)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits (B, L); 0 past the first EOS (those positions carry no decision)."""
+        # dropout on the embedding matrix itself, as ScratchGAN does
+        weight = F.dropout(self.embed.weight, self.cfg.dropout, self.training)
+        x = F.embedding(tokens, weight)
+        x = torch.cat([x, self.position[:, : tokens.shape[1]].expand(len(tokens), -1, -1)], dim=2)
+        h = self.inp(x)
+        for layer in self.layers:
+            h = layer(h)
+        logits = self.out(h).squeeze(-1)
+        return logits * sequence_mask(tokens, self.eos_id)
+
+    def loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """½ CE(real, 1) + ½ CE(fake, 0) at every counted step, plus the L2 term."""
+        losses = []
+        for x, label in ((real, 1.0), (fake, 0.0)):
+            logits, mask = self(x), sequence_mask(x, self.eos_id)
+            ce = F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label), reduction="none")
+            losses.append((ce * mask).sum() / mask.sum())
+        return 0.5 * (losses[0] + losses[1]) + self.cfg.l2 * l2_penalty(self.parameters()).to(losses[0])
+
+    @torch.no_grad()
+    def prob_real(self, tokens: torch.Tensor) -> torch.Tensor:
+        """D(x_{1..t}) for every row and step (B, L), in evaluation mode."""
+        with evaluating(self):
+            return torch.cat([torch.sigmoid(self(chunk)) for chunk in tokens.split(SCORE_BATCH)])
+
+
+def _timing_signal(length: int, dim: int) -> torch.Tensor:
+    """Sinusoidal position features (Vaswani et al. 2017), (1, length, dim)."""
+    pos = torch.arange(length, dtype=torch.float32).unsqueeze(1)
+    freq = torch.exp(-math.log(1e4) * torch.arange(0, dim, 2, dtype=torch.float32) / max(dim, 1))
+    sig = torch.zeros(length, dim)
+    sig[:, 0::2] = torch.sin(pos * freq)
+    sig[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
+    return sig.unsqueeze(0)
+
+
+@dataclass(frozen=True)
+class DiscTraining:
+    """How a discriminator is trained against the current generator (SeqGAN's schedule): ``rounds`` times,
+    draw ``samples`` fresh negatives and as many real sentences, and make ``epochs`` passes over them in
+    batches of ``batch_size`` (half real, half generated)."""
+
+    rounds: int = 50
+    epochs: int = 3
+    samples: int = 10_000
+    batch_size: int = 64
+    lr: float = 1e-4
+
+
+def train_discriminator(
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    opt: torch.optim.Optimizer,
+    module: nn.Module,
+    sample: Callable[[int, int], torch.Tensor],
+    real: torch.Tensor,
+    cfg: DiscTraining,
+    prog: dict[str, Any],
+    ctx: TrainContext,
+    state: Callable[[], dict[str, Any]],
+    label: str,
+) -> float:
+    """Train ``module`` by ``loss_fn(real, fake)`` for ``cfg.rounds`` rounds; returns the mean loss.
+
+    ``sample(n, seed)`` draws a round's negatives from the (fixed) generator. ``prog`` holds round, epoch,
+    batch and the round's negatives, and is part of the checkpoint; the real sentences and the batch order
+    are drawn with seeds from its counters, so a resumed run continues with the very same batch.
+    """
+    device = next(module.parameters()).device
+    for group in opt.param_groups:  # pre-training and adversarial rounds may use different rates
+        group["lr"] = cfg.lr
+    total, count = 0.0, 0
+    while prog["round"] < cfg.rounds:
+        r = prog["round"]
+        if "negatives" not in prog:  # kept in the checkpoint: the generator may depend on this discriminator
+            prog["negatives"] = sample(cfg.samples, derive_seed(ctx.seed, label, "negatives", r)).cpu()
+        fake = prog["negatives"]
+        check_collapse(fake, ctx.steps)
+        pick = torch.Generator().manual_seed(derive_seed(ctx.seed, label, "positives", r))
+        pos = real[torch.randperm(len(real), generator=pick)[: cfg.samples]]
+        n = min(len(pos), len(fake))
+        half = max(cfg.batch_size // 2, 1)
+        while prog["epoch"] < cfg.epochs:
+            g = torch.Generator().manual_seed(derive_seed(ctx.seed, label, "order", r, prog["epoch"]))
+            order_real, order_fake = torch.randperm(n, generator=g), torch.randperm(n, generator=g)
+            batches = list(zip(order_real.split(half), order_fake.split(half), strict=True))
+            module.train()
+            for b in range(prog["batch"], len(batches)):
+                i, j = batches[b]
+                loss = loss_fn(pos[i].to(device), fake[j].to(device))
+                check_finite(loss, ctx.steps, f"{label} discriminator loss")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total, count = total + float(loss.detach()), count + 1
+                prog["batch"] = b + 1
+                ctx.step_done(state)
+            prog.update(epoch=prog["epoch"] + 1, batch=0)
+        del prog["negatives"]
+        prog.update(round=r + 1, epoch=0)
+    return total / max(count, 1)
+
+
+def fresh_rounds() -> dict[str, Any]:
+    """The progress counters of a discriminator-training stage that has not started."""
+    return {"round": 0, "epoch": 0, "batch": 0}

@@ -1,0 +1,172 @@
+"""ScratchGAN (d'Autume et al., NeurIPS 2019): a language GAN trained from scratch, without MLE pre-training.
+
+Every step, on a large batch: one discriminator update, then one generator update.
+- Discriminator: an LSTM with a logit at every step, D(x_{1..t}), trained by cross-entropy at every counted
+  position (real = 1, generated = 0), regularised by dropout on its embedding matrix, layer normalisation and
+  an L2 term (weight decay).
+- Generator (the shared LSTM, embeddings learned from scratch): REINFORCE with dense per-step rewards
+  r_t = 2·D(x_{1..t}) − 1, discounted returns R_t = Σ_{s≥t} γ^{s−t} r_s, and a moving-average baseline b of the
+  mean return; loss −Σ_t (R_t − b)·log π(x_t | x_<t).
+Each update draws its own fresh generated batch (the authors' graph samples anew in each session run). The
+whole state (both networks, both optimisers, the baseline, the step counter) is checkpointed, so a run resumes
+at any step.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from langgan_bench.datasets.base import Dataset, trim_padding
+from langgan_bench.models.base import MODELS, Model, TrainContext, TrainSummary, derive_seed, make_generator
+from langgan_bench.models.discriminators import LSTMDiscConfig, LSTMDiscriminator
+from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
+from langgan_bench.models.policy_gradient import (
+    MovingAverageBaseline,
+    check_collapse,
+    check_finite,
+    dense_rewards,
+    discounted_returns,
+    policy_gradient_loss,
+)
+
+
+@dataclass(frozen=True)
+class ScratchTraining:
+    steps: int = 200_000  # each: one discriminator and one generator update
+    batch_size: int = 512
+    g_lr: float = 9.59e-5
+    d_lr: float = 9.38e-3
+    beta1: float = 0.5  # Adam β1 of both networks
+    gamma: float = 0.23  # discount of the per-step rewards
+    baseline_decay: float = 0.08  # b ← decay·b + (1 − decay)·mean(R)
+    log_every: int = 1000
+
+
+@dataclass(frozen=True)
+class ScratchGANConfig:
+    generator: GeneratorConfig = field(default_factory=lambda: GeneratorConfig(64, 512, num_layers=2))
+    discriminator: LSTMDiscConfig = field(default_factory=LSTMDiscConfig)
+    training: ScratchTraining = field(default_factory=ScratchTraining)
+
+
+@MODELS.register("scratchgan")
+class ScratchGAN(Model):
+    """ScratchGAN: no pre-training; dense discounted rewards from an LSTM discriminator, large batches."""
+
+    name = "scratchgan"
+    profiles: ClassVar[dict[str, ScratchGANConfig]] = {
+        "tiny": ScratchGANConfig(
+            GeneratorConfig(emb_dim=16, hidden_dim=32),
+            LSTMDiscConfig(emb_dim=16, hidden_dim=32),
+            ScratchTraining(steps=12, batch_size=128, g_lr=1e-2, d_lr=1e-2, log_every=4),
+        ),
+        # the paper's learning rates are tuned for 200k steps; the CPU budget (~2 minutes) allows 160, so the
+        # generator's rate is raised (as MLE's small profile raises its own); the algorithm is unchanged
+        "small": ScratchGANConfig(
+            GeneratorConfig(emb_dim=64, hidden_dim=64),
+            LSTMDiscConfig(emb_dim=64, hidden_dim=64),
+            ScratchTraining(steps=160, batch_size=256, g_lr=5e-3, log_every=20),
+        ),
+        # d'Autume et al. 2019 and their code (deepmind-research/scratchgan/experiment.py flags): batch 512;
+        # generator 2 x 512 LSTM, embedding 64 trained from scratch; discriminator 1 x 512 LSTM with layer norm,
+        # embedding dropout 0.1, L2 1e-6; Adam β1 0.5, lr 9.59e-5 (G) and 9.38e-3 (D); γ = 0.23; baseline
+        # decay 0.08; 200,000 steps of one D and one G update.
+        "paper": ScratchGANConfig(),
+    }
+
+    def __init__(self, config: ScratchGANConfig, dataset: Dataset, device: torch.device) -> None:
+        super().__init__(config, dataset, device)
+        tr, v = config.training, dataset.vocab
+        self.gen = make_generator(dataset, config.generator, device)
+        self.disc = LSTMDiscriminator(len(v), dataset.max_len, config.discriminator, v.eos_id).to(device)
+        self.g_opt = torch.optim.Adam(self.gen.parameters(), lr=tr.g_lr, betas=(tr.beta1, 0.999))
+        self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=tr.d_lr, betas=(tr.beta1, 0.999))
+        self.baseline = MovingAverageBaseline(tr.baseline_decay)
+        self.progress: dict[str, Any] = dict(step=0, baseline=0.0, history=[], elapsed=0.0, log=[0.0, 0.0, 0.0, 0])
+
+    @property
+    def generator(self) -> LSTMGenerator:
+        return self.gen
+
+    def _modules(self) -> dict[str, Any]:
+        return {"generator": self.gen, "discriminator": self.disc, "g_opt": self.g_opt, "d_opt": self.d_opt}
+
+    def _real_batch(self, data: Dataset, ctx: TrainContext, step: int) -> torch.Tensor:
+        """Batches walk through a seeded permutation of the training set, epoch after epoch (columns that are
+        padding in every row are cut off: both networks are causal, so no number changes)."""
+        bs = min(self.config.training.batch_size, len(data.train))
+        per_epoch = len(data.train) // bs
+        epoch, b = divmod(step, per_epoch)
+        order = torch.randperm(
+            len(data.train), generator=torch.Generator().manual_seed(derive_seed(ctx.seed, self.name, epoch))
+        )
+        return trim_padding(data.train[order[b * bs : (b + 1) * bs]], self.gen.pad_id).to(self.device)
+
+    def _fake_batch(self, ctx: TrainContext, step: int, purpose: str) -> torch.Tensor:
+        x = self.gen.sample(self.config.training.batch_size, 1.0, derive_seed(ctx.seed, self.name, purpose, step))
+        check_collapse(x, ctx.steps)
+        return trim_padding(x, self.gen.pad_id).to(self.device)
+
+    def train_step(self, data: Dataset, ctx: TrainContext, s: int) -> tuple[float, float, float, float]:
+        """One discriminator and one generator update; returns (D loss, mean D(fake), G loss, baseline)."""
+        tr = self.config.training
+        # discriminator: real vs a fresh generated batch, at every step of every sentence
+        self.disc.train()
+        d_loss = self.disc.loss(self._real_batch(data, ctx, s), self._fake_batch(ctx, s, "d-batch"))
+        check_finite(d_loss, ctx.steps, "discriminator loss")
+        self.d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.d_opt.step()
+        # generator: dense discounted rewards on another fresh batch
+        x = self._fake_batch(ctx, s, "g-batch")
+        mask = self.gen.mask(x)
+        prob = self.disc.prob_real(x)
+        returns = discounted_returns(dense_rewards(prob, mask), tr.gamma)
+        b = self.baseline.update(returns, mask)
+        self.gen.train()
+        g_loss = policy_gradient_loss(self.gen.log_prob(x), returns, mask, b)
+        check_finite(g_loss, ctx.steps, "generator loss")
+        self.g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_opt.step()
+        return float(d_loss.detach()), float(prob[mask].mean()), float(g_loss.detach()), b
+
+    def fit(self, dataset: Dataset, ctx: TrainContext) -> TrainSummary:
+        tr = self.config.training
+        resumed = ctx.restore()
+        if resumed is not None:
+            for k, m in self._modules().items():
+                m.load_state_dict(resumed[k])
+            self.progress = resumed["progress"]
+        p = self.progress
+        self.baseline.value = p["baseline"]
+        base, t0 = p["elapsed"], time.monotonic()
+
+        def state() -> dict[str, Any]:
+            p.update(elapsed=base + time.monotonic() - t0, baseline=self.baseline.value)
+            return {**{k: m.state_dict() for k, m in self._modules().items()}, "progress": copy.deepcopy(p)}
+
+        started = time.monotonic()
+        while p["step"] < tr.steps:
+            d_loss, d_fake, g_loss, b = self.train_step(dataset, ctx, p["step"])
+            log = p["log"]
+            log[:] = [log[0] + d_loss, log[1] + d_fake, log[2] + g_loss, log[3] + 1]
+            p["step"] += 1
+            if p["step"] % tr.log_every == 0 or p["step"] == tr.steps:
+                d, pf, g = (v / log[3] for v in log[:3])
+                p["history"].append({"step": p["step"], "d_loss": d, "d_fake": pf, "g_loss": g, "baseline": b})
+                ctx.log(
+                    f"{self.name} step {p['step']}/{tr.steps}: D loss {d:.4f}  D(fake) {pf:.3f}  baseline {b:.3f}"
+                    f"  [{time.monotonic() - started:.1f}s]"
+                )
+                p["log"], started = [0.0, 0.0, 0.0, 0], time.monotonic()
+            ctx.step_done(state)
+        valid = self.gen.nll(dataset.valid)
+        ctx.log(f"{self.name}: validation NLL {valid:.4f}")
+        state()
+        return TrainSummary(p["step"], ctx.steps, p["step"], valid, p["elapsed"], p["history"])

@@ -1,0 +1,463 @@
+"""The four GANs: end to end through the CLI, resume across the adversarial phase, fitting a text-like dataset,
+the policy-gradient reward paths, the discriminators, batched vs per-prefix roll-outs, and divergence."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from langgan_bench.datasets.base import Dataset, Vocab, sequence_mask
+from langgan_bench.models import MODELS, Diverged, TrainContext
+from langgan_bench.models.discriminators import (
+    CNNConfig,
+    CNNDiscriminator,
+    CNNRanker,
+    LSTMDiscConfig,
+    LSTMDiscriminator,
+)
+from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
+from langgan_bench.models.leakgan import LeakGenerator
+from langgan_bench.models.policy_gradient import (
+    MovingAverageBaseline,
+    dense_rewards,
+    discounted_returns,
+    policy_gradient_loss,
+)
+from langgan_bench.models.rollout import LSTMPolicy, rollout_rewards, rollout_rewards_loop
+
+from .conftest import cli
+
+GANS = ("seqgan", "rankgan", "leakgan", "scratchgan")
+TINY = ("run", "--dataset", "oracle", "--profile", "tiny", "--temperatures", "0,1")
+CPU = torch.device("cpu")
+
+
+def rows_of(out: Path) -> list[dict[str, str]]:
+    rows = []
+    for path in sorted(out.glob("runs/*/rows.csv")):
+        with open(path, newline="") as f:
+            rows += list(csv.DictReader(f))
+    return rows
+
+
+def values(rows: list[dict[str, str]]) -> list[tuple[str, ...]]:
+    return sorted((r["model"], r["temperature"], r["metric"], r["value"]) for r in rows)
+
+
+# --- a tiny text-like dataset: words, an EOS, padding ------------------------------------------------------
+WORDS = ("<pad>", "<eos>", "<unk>", "a", "the", "cat", "dog", "man", "sat", "ran", "on", "by", "mat", "road", "red")
+
+
+def _sentence(g: torch.Generator) -> list[int]:
+    def one(*options: str) -> int:
+        return WORDS.index(options[int(torch.randint(len(options), (1,), generator=g))])
+
+    s = [one("a", "the"), one("cat", "dog", "man"), one("sat", "ran")]
+    if torch.rand(1, generator=g) < 0.6:
+        s += [one("on", "by"), one("a", "the")] + ([one("red")] if torch.rand(1, generator=g) < 0.3 else [])
+        s += [one("mat", "road")]
+    return [*s, 1]
+
+
+def text_dataset(n: int = 400, max_len: int = 10, seed: int = 0) -> Dataset:
+    g = torch.Generator().manual_seed(seed)
+
+    def split(m: int) -> torch.Tensor:
+        x = torch.zeros(m, max_len, dtype=torch.long)
+        for i in range(m):
+            s = _sentence(g)
+            x[i, : len(s)] = torch.tensor(s)
+        return x
+
+    return Dataset(
+        name="toytext",
+        description="a toy grammar",
+        vocab=Vocab(WORDS, pad_id=0, eos_id=1, unk_id=2),
+        train=split(n),
+        valid=split(n // 4),
+        test=split(n // 4),
+        max_len=max_len,
+        content_hash="0" * 64,
+        tokenizer="whitespace",
+    )
+
+
+def shrink(name: str, **changes: dict[str, object]):
+    """The tiny profile of a GAN with some groups' fields replaced (e.g. fewer epochs for quick tests)."""
+    cfg = MODELS.get(name).config_for("tiny")
+    for group, fields in changes.items():
+        cfg = dataclasses.replace(cfg, **{group: dataclasses.replace(getattr(cfg, group), **fields)})
+    return cfg
+
+
+QUICK = {  # a few seconds each on a 400-sentence dataset
+    "seqgan": dict(pretrain=dict(max_epochs=1)),
+    "rankgan": dict(pretrain=dict(max_epochs=1)),
+    "leakgan": dict(training=dict(epochs=2, mle_every=2), d_train=dict(lr=1e-2)),
+    "scratchgan": dict(training=dict(steps=6, batch_size=64)),
+}
+
+
+def fit(name: str, ds: Dataset, cfg=None, seed: int = 0):
+    torch.manual_seed(seed)
+    cls = MODELS.get(name)
+    model = cls(cfg or shrink(name, **QUICK[name]), ds, CPU)
+    summary = model.fit(ds, TrainContext(device=CPU, seed=seed, log=lambda m: None))
+    return model, summary
+
+
+def assert_valid_samples(s: torch.Tensor, ds: Dataset) -> None:
+    assert s.shape[1] == ds.max_len and s.dtype == torch.long
+    assert ((s >= 0) & (s < len(ds.vocab))).all()
+    mask = sequence_mask(s, ds.vocab.eos_id)
+    assert (s[mask] != ds.vocab.pad_id).all()  # no padding inside a sentence
+    assert (s[~mask] == ds.vocab.pad_id).all()  # and only padding after its EOS
+
+
+# --- end to end ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gans")
+    procs = {name: cli(*TINY, "--model", name, "--out", str(out / name)) for name in GANS}
+    return out, procs
+
+
+@pytest.mark.parametrize("name", GANS)
+def test_tiny_run_end_to_end(tiny_runs, name):
+    out, procs = tiny_runs
+    assert procs[name].returncode == 0, procs[name].stderr
+    (run_dir,) = (out / name / "runs").iterdir()
+    by = {(r["model"], float(r["temperature"]), r["metric"]): float(r["value"]) for r in rows_of(out / name)}
+    for t in (0.0, 1.0):
+        assert (name, t, "nll_oracle") in by
+    assert (name, 1.0, "nll_test") in by and (name, 0.0, "nll_test") not in by
+    assert by[(name, 1.0, "nll_test")] > by[("oracle", 1.0, "nll_test")]  # nothing beats the data's own model
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["status"] == "complete" and config["training"]["steps"] > 0
+    assert "adversarial" in procs[name].stderr or "step" in procs[name].stderr
+
+
+@pytest.mark.parametrize("name", ["seqgan"])
+def test_resume_after_a_kill_in_the_adversarial_phase(tiny_runs, name, tmp_path):
+    out, procs = tiny_runs
+    assert procs[name].returncode == 0, procs[name].stderr
+    (run_dir,) = (out / name / "runs").iterdir()
+    steps = json.loads((run_dir / "config.json").read_text())["training"]["steps"]
+    # three steps before the end: inside the last epoch's discriminator rounds, after its generator step
+    env = {"LANGGAN_KILL_AFTER_STEPS": str(steps - 3)}
+    killed = cli(*TINY, "--model", name, "--out", str(tmp_path), "--checkpoint-every", "0", env=env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert "adversarial epoch 2/2" not in killed.stderr and "adversarial epoch 1/2" in killed.stderr
+    assert not rows_of(tmp_path)
+    resumed = cli(*TINY, "--model", name, "--out", str(tmp_path), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "adversarial epoch 1/2" not in resumed.stderr and "adversarial epoch 2/2" in resumed.stderr
+    assert values(rows_of(tmp_path)) == values(rows_of(out / name))
+
+
+class _Crash(Exception):
+    pass
+
+
+@dataclasses.dataclass
+class _CrashingContext(TrainContext):
+    """Checkpoints after every step and 'dies' right after the checkpoint of step ``crash_at``."""
+
+    crash_at: int = 0
+
+    def step_done(self, make_state) -> None:
+        super().step_done(make_state)
+        if self.steps == self.crash_at:
+            raise _Crash
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {**model.generator.state_dict(), **{f"d.{k}": v for k, v in model.disc.state_dict().items()}}
+
+
+@pytest.mark.parametrize("name", GANS)
+def test_a_run_interrupted_at_any_phase_resumes_to_identical_weights(name, tmp_path):
+    ds = text_dataset(200)
+    full, summary = fit(name, ds)
+    total = summary.steps
+    for crash_at in (total // 3, 2 * total // 3, total - 1):
+        path = tmp_path / f"{crash_at}.pt"
+        for resume in (False, True):
+            torch.manual_seed(0)
+            model = MODELS.get(name)(shrink(name, **QUICK[name]), ds, CPU)
+            ctx = _CrashingContext(
+                device=CPU, seed=0, checkpoint_path=path, checkpoint_every_s=0.0, resume=resume, log=lambda m: None,
+                crash_at=-1 if resume else crash_at,
+            )  # fmt: skip
+            if resume:
+                model.fit(ds, ctx)
+            else:
+                with pytest.raises(_Crash):
+                    model.fit(ds, ctx)
+        assert ctx.steps == total
+        a, b = _weights(full), _weights(model)
+        assert all(torch.equal(a[k], b[k]) for k in a), f"{name}: resumed after step {crash_at} differs"
+
+
+# --- each model on text with EOS and padding ----------------------------------------------------------------
+@pytest.mark.parametrize("name", GANS)
+def test_fit_on_a_text_like_dataset_samples_valid_sentences(name):
+    ds = text_dataset()
+    model, summary = fit(name, ds)
+    gen = model.generator
+    assert summary.steps > 0 and torch.isfinite(torch.tensor(summary.best_valid_nll))
+    for t in (0.0, 0.7, 1.0, 1.5):
+        s = gen.sample(300, t, seed=5)
+        assert_valid_samples(s, ds)
+        assert torch.equal(s, gen.sample(300, t, seed=5))
+    assert (gen.sample(300, 1.0, 5) == ds.vocab.eos_id).any()
+    lp = gen.log_prob(ds.test[:20])
+    assert torch.isfinite(lp).all() and (lp[~sequence_mask(ds.test[:20], 1)] == 0).all()
+    nll = gen.nll(ds.test)
+    assert 0 < nll < 10 and nll == gen.nll(ds.test)  # scoring changes nothing
+
+
+def test_leakgan_steps_compute_the_teacher_forced_distribution():
+    ds = text_dataset(40)
+    torch.manual_seed(0)
+    cnn = CNNDiscriminator(len(WORDS), ds.max_len, CNNConfig(emb_dim=8, num_filters=(4,) * 12))
+    cfg = MODELS.get("leakgan").config_for("tiny").generator
+    gen = LeakGenerator(len(WORDS), ds.max_len, dataclasses.replace(cfg, step_size=3), cnn.features, 1, 0).eval()
+    x = gen.sample(6, 1.0, seed=2)
+    with torch.no_grad():
+        teacher = gen(x)
+        state, prev, steps = None, torch.full((6,), gen.bos_id), []
+        for p in range(ds.max_len):
+            logits, state = gen.step(prev, state)
+            steps.append(logits)
+            prev = x[:, p]
+    torch.testing.assert_close(torch.stack(steps, dim=1), teacher, rtol=1e-4, atol=1e-4)
+    # scoring sentences whose trailing padding was cut off gives the same numbers (the CNN still sees max_len)
+    real = ds.test[:6]
+    width = int(sequence_mask(real, 1).sum(1).max())
+    assert width < ds.max_len
+    torch.testing.assert_close(gen.log_prob(real[:, :width]), gen.log_prob(real)[:, :width])
+
+
+# --- policy gradient: every reward path raises the favoured token -----------------------------------------
+FAVOURED = 5
+
+
+def _policy(seed: int = 0) -> LSTMGenerator:
+    torch.manual_seed(seed)
+    return LSTMGenerator(8, 6, GeneratorConfig(emb_dim=8, hidden_dim=16), eos_id=1, pad_id=0)
+
+
+def _share(gen: LSTMGenerator) -> float:
+    s = gen.sample(2000, 1.0, seed=99)
+    return float((s[sequence_mask(s, 1)] == FAVOURED).double().mean())
+
+
+def _train(gen: LSTMGenerator, rewards_of, steps: int = 15) -> None:
+    opt = torch.optim.Adam(gen.parameters(), lr=0.02)
+    for i in range(steps):
+        x = gen.sample(64, 1.0, seed=i)
+        rewards, baseline = rewards_of(x, i)
+        loss = policy_gradient_loss(gen.log_prob(x), rewards, gen.mask(x), baseline)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def _fraction_favoured(tokens: torch.Tensor) -> torch.Tensor:
+    mask = sequence_mask(tokens, 1)
+    return ((tokens == FAVOURED) & mask).sum(1) / mask.sum(1)
+
+
+def test_rollout_rewards_raise_the_favoured_token():
+    gen = _policy()
+    before = _share(gen)
+    _train(gen, lambda x, i: (rollout_rewards(LSTMPolicy(gen), x, _fraction_favoured, 4, 1.0, _rng(i)), None))
+    assert _share(gen) > before + 0.3, (before, _share(gen))
+
+
+def test_rank_rewards_raise_the_favoured_token():
+    torch.manual_seed(0)
+    ranker = CNNRanker(8, 6, CNNConfig(emb_dim=8, filter_sizes=(1, 2), num_filters=(16, 16), dropout=0.0), 10.0)
+    real = torch.full((32, 6), FAVOURED)  # human sentences: the favoured token everywhere
+    gen = _policy()
+    before = _share(gen)
+
+    def rewards(x: torch.Tensor, i: int):
+        score = lambda s: ranker.rank_score(s, real[:16], real[16:])  # noqa: E731
+        return rollout_rewards(LSTMPolicy(gen), x, score, 4, 1.0, _rng(i)), None
+
+    _train(gen, rewards)
+    assert _share(gen) > before + 0.3, (before, _share(gen))
+
+
+def test_dense_discounted_rewards_raise_the_favoured_token():
+    gen = _policy()
+    before = _share(gen)
+    baseline = MovingAverageBaseline(0.08)
+
+    def rewards(x: torch.Tensor, i: int):
+        mask = gen.mask(x)
+        prob_real = (x == FAVOURED).float()  # a per-step discriminator that loves the favoured token
+        returns = discounted_returns(dense_rewards(prob_real, mask), 0.23)
+        return returns, baseline.update(returns, mask)
+
+    _train(gen, rewards)
+    assert _share(gen) > before + 0.3, (before, _share(gen))
+
+
+def test_discounted_returns_and_baseline_by_hand():
+    r = torch.tensor([[1.0, 0.0, -1.0, 0.5]])
+    g = 0.5
+    expected = [1 + 0 - 0.25 + 0.0625, 0 - 0.5 + 0.125, -1 + 0.25, 0.5]
+    torch.testing.assert_close(discounted_returns(r, g), torch.tensor([expected]))
+    mask = torch.tensor([[True, True, True, False]])
+    assert dense_rewards(torch.tensor([[1.0, 0.5, 0.0, 1.0]]), mask).tolist() == [[1.0, 0.0, -1.0, 0.0]]
+    b = MovingAverageBaseline(0.25)
+    assert b.update(torch.tensor([[2.0, 4.0, 9.0]]), torch.tensor([[True, True, False]])) == pytest.approx(2.25)
+    loss = policy_gradient_loss(torch.tensor([[-1.0, -2.0]]), torch.tensor([3.0]), torch.tensor([[True, False]]))
+    assert float(loss) == pytest.approx(3.0)  # sentence reward, only counted positions, per token
+
+
+def _rng(i: int) -> torch.Generator:
+    return torch.Generator().manual_seed(1000 + i)
+
+
+# --- discriminators separate real from uniform-random sentences -------------------------------------------
+def _held_out_accuracy(score, real: torch.Tensor, fake: torch.Tensor) -> float:
+    """AUC: how often a held-out real sentence scores above a held-out random one."""
+    with torch.no_grad():
+        a, b = score(real), score(fake)
+    return float((a.unsqueeze(1) > b.unsqueeze(0)).double().mean())
+
+
+def _uniform(n: int, ds: Dataset, g: torch.Generator) -> torch.Tensor:
+    x = torch.randint(3, len(ds.vocab), (n, ds.max_len), generator=g)
+    x[:, -1] = ds.vocab.eos_id
+    return x
+
+
+@pytest.mark.parametrize("kind", ["cnn", "ranker", "lstm"])
+def test_discriminators_separate_real_from_random(kind):
+    ds = text_dataset(600)
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    v, n = len(ds.vocab), ds.max_len
+    cnn = CNNConfig(emb_dim=16, num_filters=(8,) * 12)
+    if kind == "cnn":
+        d = CNNDiscriminator(v, n, cnn)
+        loss, score = d.loss, d.prob_real
+    elif kind == "ranker":
+        d = CNNRanker(v, n, cnn, gamma=1.0)
+        refs = ds.valid[:16]
+        loss = lambda real, fake: d.loss(real, fake, ds.train[torch.randint(len(ds.train), (16,))])  # noqa: E731
+        score = lambda s: d.rank_score(s, refs, ds.valid[16:80])  # noqa: E731
+    else:
+        d = LSTMDiscriminator(v, n, LSTMDiscConfig(emb_dim=16, hidden_dim=32), eos_id=1)
+        loss = d.loss
+        score = lambda s: d.prob_real(s)[:, 2]  # noqa: E731  (the prefix of three tokens)
+    real_test, fake_test = ds.test, _uniform(len(ds.test), ds, g)
+    before = _held_out_accuracy(score, real_test, fake_test)
+    opt = torch.optim.Adam(d.parameters(), lr=1e-2)
+    for i in range(20):
+        real = ds.train[i * 30 : (i + 1) * 30]
+        fake = _uniform(30, ds, g)
+        d.train()
+        step_loss = loss(real, fake)
+        opt.zero_grad()
+        step_loss.backward()
+        opt.step()
+    after = _held_out_accuracy(score, real_test, fake_test)
+    assert after > 0.9 and after > before, (before, after)
+
+
+def test_the_lstm_discriminator_scores_each_prefix_causally():
+    ds = text_dataset(40)
+    torch.manual_seed(0)
+    d = LSTMDiscriminator(len(WORDS), ds.max_len, LSTMDiscConfig(emb_dim=8, hidden_dim=16), eos_id=1)
+    x = ds.test[:8].clone()
+    full = d.prob_real(x)
+    width = int(sequence_mask(x, 1).sum(1).max())
+    torch.testing.assert_close(d.prob_real(x[:, :width]), full[:, :width])  # padding cut off: same scores
+    x[:, 4:] = 3  # a later change leaves the scores of the first four prefixes alone
+    torch.testing.assert_close(d.prob_real(x)[:, :4], full[:, :4])
+    assert (full[~sequence_mask(ds.test[:8], 1)] == 0.5).all()  # no decision past the end of a sentence
+
+
+# --- batched roll-outs = per-prefix roll-outs ---------------------------------------------------------------
+def _token_score(tokens: torch.Tensor) -> torch.Tensor:
+    """A fixed, exactly computable 'discriminator'."""
+    weights = torch.arange(1, tokens.shape[1] + 1, dtype=torch.float64)
+    return ((tokens.double() * weights).sum(1) % 17) / 17
+
+
+@pytest.mark.parametrize("eos", [None, 1])
+def test_batched_rollout_equals_the_loop_with_greedy_rollouts(eos):
+    torch.manual_seed(3)
+    gen = LSTMGenerator(9, 7, GeneratorConfig(emb_dim=8, hidden_dim=16, num_layers=2), eos_id=eos, pad_id=0)
+    gen.eval()
+    x = gen.sample(5, 1.3, seed=4)
+    policy = LSTMPolicy(gen)
+    for prefixes in (None, [2, 5, 7], [1, 3]):
+        a = rollout_rewards(policy, x, _token_score, 3, 0.0, None, prefixes)
+        b = rollout_rewards_loop(policy, x, _token_score, 3, 0.0, None, prefixes)
+        assert torch.equal(a, b), (a, b)
+    torch.manual_seed(0)
+    d = CNNDiscriminator(9, 7, CNNConfig(emb_dim=8, num_filters=(4,) * 12)).eval()
+    torch.testing.assert_close(
+        rollout_rewards(policy, x, d.prob_real, 2, 0.0), rollout_rewards_loop(policy, x, d.prob_real, 2, 0.0)
+    )
+    assert rollout_rewards(policy, x, d.prob_real, 2, 0.0).shape == (5, 7)
+
+
+def test_batched_rollout_matches_the_loop_within_sampling_error():
+    torch.manual_seed(3)
+    gen = LSTMGenerator(6, 5, GeneratorConfig(emb_dim=8, hidden_dim=16), eos_id=1, pad_id=0).eval()
+    x = gen.sample(3, 1.0, seed=4)
+    policy, k = LSTMPolicy(gen), 3000
+    score = lambda s: (s == 3).double().sum(1) / 5  # noqa: E731
+    batched = rollout_rewards(policy, x, score, k, 1.0, torch.Generator().manual_seed(1))
+    # the loop, with k repeats per sentence written as k copies of it and one roll-out each
+    loop = rollout_rewards_loop(policy, x.repeat(k, 1), score, 1, 1.0, torch.Generator().manual_seed(2))
+    loop = loop.view(k, 3, 5).mean(0)
+    torch.testing.assert_close(batched[:, -1], loop[:, -1])  # the full sentence: no sampling
+    se = 0.5 / k**0.5  # rewards lie in [0, 1]
+    assert (batched - loop).abs().max() < 5 * 2**0.5 * se, (batched, loop)
+    # and the roll-outs are random: another seed gives other estimates
+    again = rollout_rewards(policy, x, score, k, 1.0, torch.Generator().manual_seed(3))
+    assert not torch.equal(again, batched)
+
+
+# --- divergence -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "group", "field"),
+    [
+        ("seqgan", "adversarial", "lr"),
+        ("rankgan", "adversarial", "lr"),
+        ("leakgan", "training", "lr"),
+        ("scratchgan", "training", "g_lr"),
+    ],
+)
+def test_an_exploding_learning_rate_is_raised_as_diverged(name, group, field):
+    ds = text_dataset(200)
+    quick = {k: dict(v) for k, v in QUICK[name].items()}
+    quick.setdefault(group, {})[field] = 1e30
+    with pytest.raises(Diverged) as e:
+        fit(name, ds, shrink(name, **quick))
+    assert e.value.step > 0 and ("non-finite" in e.value.reason or "collapse" in e.value.reason)
+
+
+def test_a_collapsed_generator_is_raised_as_diverged(monkeypatch):
+    ds = text_dataset(200)
+    cls = MODELS.get("scratchgan")
+    model = cls(shrink("scratchgan", **QUICK["scratchgan"]), ds, CPU)
+    same = ds.train[:1]
+    monkeypatch.setattr(model.gen, "sample", lambda n, t=1.0, seed=0: same.repeat(n, 1))
+    with pytest.raises(Diverged, match="collapse"):
+        model.fit(ds, TrainContext(device=CPU, seed=0, log=lambda m: None))
