@@ -62,11 +62,7 @@ class LSTMGenerator(nn.Module):
         sizes = [cfg.emb_dim] + [cfg.hidden_dim] * cfg.num_layers
         self.layers = nn.ModuleList(nn.LSTM(a, b, batch_first=True) for a, b in itertools.pairwise(sizes))
         self.out = nn.Linear(cfg.hidden_dim, vocab_size)
-        # padding is never a word to generate: its logit is -inf everywhere
-        mask = torch.zeros(vocab_size)
-        if pad_id is not None:
-            mask[pad_id] = float("-inf")
-        self.register_buffer("logit_mask", mask, persistent=False)
+        self.register_buffer("logit_mask", pad_logit_mask(vocab_size, pad_id), persistent=False)
 
     @property
     def device(self) -> torch.device:
@@ -152,6 +148,14 @@ class LSTMGenerator(nn.Module):
             if self.eos_id is not None and bool(done.all()):
                 break  # every sentence has ended: the rest is padding
         return out
+
+
+def pad_logit_mask(vocab_size: int, pad_id: int | None) -> torch.Tensor:
+    """Added to every logit vector: padding is never a word to generate, so its logit is -inf."""
+    mask = torch.zeros(vocab_size)
+    if pad_id is not None:
+        mask[pad_id] = float("-inf")
+    return mask
 
 
 @contextlib.contextmanager

@@ -53,7 +53,7 @@ from langgan_bench.models.discriminators import (
     fresh_rounds,
     train_discriminator,
 )
-from langgan_bench.models.generator import LSTMGenerator, evaluating
+from langgan_bench.models.generator import LSTMGenerator, evaluating, pad_logit_mask
 from langgan_bench.models.policy_gradient import check_collapse, check_finite, policy_gradient_loss
 from langgan_bench.models.rollout import rollout_rewards
 from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN
@@ -101,10 +101,7 @@ class LeakGenerator(nn.Module):
         bound = 1 / math.sqrt(h)
         self.out_weight = nn.Parameter(torch.empty(vocab_size, k * h).uniform_(-bound, bound))
         self.out_bias = nn.Parameter(torch.empty(vocab_size, k).uniform_(-bound, bound))
-        mask = torch.zeros(vocab_size)
-        if pad_id is not None:
-            mask[pad_id] = float("-inf")
-        self.register_buffer("logit_mask", mask, persistent=False)
+        self.register_buffer("logit_mask", pad_logit_mask(vocab_size, pad_id), persistent=False)
 
     @property
     def device(self) -> torch.device:

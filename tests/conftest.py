@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
@@ -33,6 +34,15 @@ def shared_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return shared_data_dir()
+
+
+def rows_of(out: Path) -> list[dict[str, str]]:
+    """Every result row stored under the results folder ``out``."""
+    rows = []
+    for path in sorted(out.glob("runs/*/rows.csv")):
+        with open(path, newline="") as f:
+            rows += list(csv.DictReader(f))
+    return rows
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -9,24 +9,15 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from langgan_bench.results import FIELDS
 
-from .conftest import REPO, cli
+from .conftest import REPO, cli, rows_of
 
 TINY = ("run", "--model", "mle", "--dataset", "oracle", "--profile", "tiny")
 FEW_T = ("--temperatures", "0,0.8,1,1.5")
-
-
-def rows_of(out: Path) -> list[dict[str, str]]:
-    rows = []
-    for path in sorted(out.glob("runs/*/rows.csv")):
-        with open(path, newline="") as f:
-            rows += list(csv.DictReader(f))
-    return rows
 
 
 def values(rows: list[dict[str, str]]) -> list[tuple[str, str, str, str, str]]:

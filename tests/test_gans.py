@@ -3,11 +3,9 @@ the policy-gradient reward paths, the discriminators, batched vs per-prefix roll
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import signal
-from pathlib import Path
 
 import pytest
 import torch
@@ -31,19 +29,11 @@ from langgan_bench.models.policy_gradient import (
 )
 from langgan_bench.models.rollout import LSTMPolicy, rollout_rewards, rollout_rewards_loop
 
-from .conftest import cli
+from .conftest import cli, rows_of
 
 GANS = ("seqgan", "rankgan", "leakgan", "scratchgan")
 TINY = ("run", "--dataset", "oracle", "--profile", "tiny", "--temperatures", "0,1")
 CPU = torch.device("cpu")
-
-
-def rows_of(out: Path) -> list[dict[str, str]]:
-    rows = []
-    for path in sorted(out.glob("runs/*/rows.csv")):
-        with open(path, newline="") as f:
-            rows += list(csv.DictReader(f))
-    return rows
 
 
 def values(rows: list[dict[str, str]]) -> list[tuple[str, ...]]:
@@ -461,3 +451,40 @@ def test_a_collapsed_generator_is_raised_as_diverged(monkeypatch):
     monkeypatch.setattr(model.gen, "sample", lambda n, t=1.0, seed=0: same.repeat(n, 1))
     with pytest.raises(Diverged, match="collapse"):
         model.fit(ds, TrainContext(device=CPU, seed=0, log=lambda m: None))
+
+
+# --- real text through the CLI, and a diverging run recorded by the harness -----------------------------------
+@pytest.fixture(scope="module")
+def coco_runs(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("gans-coco")
+    args = ("run", "--dataset", "coco", "--profile", "tiny", "--temperatures", "1", "--data-dir", str(data_dir))
+    return out, {name: cli(*args, "--model", name, "--out", str(out / name)) for name in GANS}
+
+
+@pytest.mark.parametrize("name", GANS)
+def test_tiny_run_on_a_coco_slice(coco_runs, name):
+    out, procs = coco_runs
+    assert procs[name].returncode == 0, procs[name].stderr
+    metrics = {r["metric"] for r in rows_of(out / name) if r["model"] == name}
+    assert {"nll_test", "bleu-5", "self_bleu-5", "fed", "lm_score", "reverse_lm_score"} <= metrics
+    (run_dir,) = (out / name / "runs").iterdir()
+    samples = (run_dir / "samples" / "T1.txt").read_text().splitlines()
+    assert len(samples) == 500 and not any("<pad>" in s for s in samples)
+
+
+def test_a_diverging_run_is_recorded_and_the_bench_goes_on(tmp_path):
+    proc = cli(*TINY, "--model", "seqgan", "--set", "adversarial.lr=1e30", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "diverged" in proc.stdout and "recording the run as diverged" in proc.stderr
+    (row,) = rows_of(tmp_path)
+    assert row["metric"] == "diverged_at_step" and float(row["value"]) > 0
+    assert row["model"] == "seqgan[adversarial.lr=1e30]"
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["status"] == "diverged" and config["diverged"]["step"] == int(float(row["value"]))
+    # the rest of the leaderboard is unaffected: the report still builds and shows the divergence
+    ok = cli(*TINY, "--model", "mle", "--out", str(tmp_path))
+    assert ok.returncode == 0
+    report = cli("report", "--results", str(tmp_path))
+    assert report.returncode == 0, report.stderr
+    assert "diverged at step" in (tmp_path / "report" / "report.md").read_text()
