@@ -19,7 +19,7 @@ import os
 import platform
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,10 +30,11 @@ import torch
 from langgan_bench import __version__
 from langgan_bench.config import RunConfig, apply_overrides, config_hash, git_commit, resolve_device
 from langgan_bench.datasets import load_dataset
+from langgan_bench.datasets.base import Dataset
 from langgan_bench.errors import UserError
 from langgan_bench.metrics import METRICS, MetricValue
-from langgan_bench.models import MODELS, Diverged, TrainContext, TrainSummary
-from langgan_bench.profiles import PROFILES
+from langgan_bench.models import MODELS, Diverged, Model, TrainContext, TrainSummary
+from langgan_bench.profiles import PROFILES, Profile
 from langgan_bench.results import ROWS_FILE, RUNS_DIR, ResultRow, atomic_write_json, atomic_write_text, write_rows
 from langgan_bench.sweep import ORACLE_MODEL, evaluate, oracle_reference, sample_seed
 
@@ -82,7 +83,7 @@ def _temp_name(t: float) -> str:
     return f"T{t:g}"
 
 
-def run(cfg: RunConfig, log: Any = None) -> RunOutcome:
+def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
     """Run one model on one dataset end to end (see the module docstring for what lands where)."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     profile = PROFILES.get(cfg.profile)
@@ -99,26 +100,43 @@ def run(cfg: RunConfig, log: Any = None) -> RunOutcome:
         "model_config": asdict(model_config),
         "dataset": dataset.ident,
         "sizes": [len(dataset.train), len(dataset.valid), len(dataset.test)],
-        "eval_samples": profile.eval_samples,
+        "profile": {k: v for k, v in asdict(profile).items() if k not in ("description", "temperatures")},
         "seed": cfg.seed,
         "device": device.type,
         "version": __version__,
     }
     run_id = f"{cfg.dataset}-{cfg.model}-{cfg.profile}-s{cfg.seed}-{config_hash(identity)}"
-    run_dir = out / RUNS_DIR / run_id
-    created = not run_dir.exists()
+    resolved = ResolvedRun(
+        cfg, run_id, out / RUNS_DIR / run_id, profile, model_cls, model_config, dataset, device, temperatures
+    )
+    created = not resolved.run_dir.exists()
     try:
-        with run_lock(run_dir):
-            return _run_locked(
-                cfg, run_id, run_dir, profile, model_cls, model_config, dataset, device, temperatures, log
-            )
+        with run_lock(resolved.run_dir):
+            return _run_locked(resolved, log)
     except UserError:
         if created:
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing half-written
+            shutil.rmtree(resolved.run_dir, ignore_errors=True)  # nothing half-written
         raise
 
 
-def _run_locked(cfg, run_id, run_dir, profile, model_cls, model_config, dataset, device, temperatures, log):
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A RunConfig with every name looked up and every default filled in."""
+
+    cfg: RunConfig
+    run_id: str
+    run_dir: Path
+    profile: Profile
+    model_cls: type[Model]
+    model_config: Any
+    dataset: Dataset
+    device: torch.device
+    temperatures: tuple[float, ...]
+
+
+def _run_locked(r: ResolvedRun, log: Callable[[str], None]) -> RunOutcome:
+    cfg, run_id, run_dir, profile, dataset, device = r.cfg, r.run_id, r.run_dir, r.profile, r.dataset, r.device
+    model_config, temperatures = r.model_config, r.temperatures
     paths = {
         "config": run_dir / "config.json",
         "checkpoint": run_dir / "checkpoint.pt",
@@ -156,7 +174,7 @@ def _run_locked(cfg, run_id, run_dir, profile, model_cls, model_config, dataset,
     atomic_write_json(paths["config"], record)
 
     torch.manual_seed(cfg.seed)
-    model = model_cls(model_config, dataset, device)
+    model = r.model_cls(model_config, dataset, device)
     ctx = TrainContext(
         device=device,
         seed=cfg.seed,
