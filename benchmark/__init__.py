@@ -1,3 +1,17 @@
 """langgan-bench: a leaderboard harness for language GANs."""
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+__all__ = ["__version__", "load_results"]
+
+
+def __getattr__(name: str) -> Any:
+    # lazily, so that `langgan-bench --help` does not pay for importing pandas
+    if name == "load_results":
+        from langgan_bench.results import load_results
+
+        return load_results
+    raise AttributeError(f"module 'langgan_bench' has no attribute {name!r}")

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--models", default=",".join(DEFAULT_MODELS))
     b.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
     b.add_argument("--profile", default="small")
-    b.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    b.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
     b.add_argument("--device", default="auto")
     b.add_argument("--out", default="results")
     b.add_argument("--data-dir", help="a local folder laid out like shared/data (default: $LANGGAN_DATA)")

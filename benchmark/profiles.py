@@ -12,6 +12,13 @@ from langgan_bench.registry import Registry
 
 #: The default softmax-temperature grid; 0 means greedy decoding (used where a metric allows it).
 DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0)
+#: The baseline every GAN is judged against at matched diversity (see verdicts.py).
+BASELINE_MODEL = "mle"
+#: Extra temperatures of the baseline's sweep: the matched-diversity verdicts never extrapolate, so MLE's
+#: curve must reach past the GANs' diversity range at both ends. Adversarial training lowers a generator's
+#: entropy (a GAN at T behaves like MLE at a lower T), so a GAN at T = 0.5 needs MLE below 0.5; an undertrained
+#: GAN (ScratchGAN's small budget) spreads its mass wider than MLE at T = 2, so MLE also goes to 3.
+BASELINE_EXTRA_TEMPERATURES: tuple[float, ...] = (0.3, 0.4, 3.0)
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,12 @@ class Profile:
     fed_samples: int
     reverse_lm_samples: int
     temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
+    baseline_extra_temperatures: tuple[float, ...] = BASELINE_EXTRA_TEMPERATURES
+
+    def temperatures_for(self, model: str) -> tuple[float, ...]:
+        """The sweep of ``model``: the grid, plus the baseline's extra temperatures for the baseline."""
+        extra = self.baseline_extra_temperatures if model == BASELINE_MODEL else ()
+        return tuple(sorted({*self.temperatures, *extra}))
 
 
 PROFILES: Registry[Profile] = Registry("profile")

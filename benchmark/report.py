@@ -1,330 +1,461 @@
-"""Tables, plots and a report, rebuilt from the stored result rows only (never from logs).
+"""The report, rebuilt from the stored result rows only (plus each run's samples and config for display).
 
-Numbers with different signatures never share a column: a metric that appears with several signatures in
-one (dataset, profile) group gets one column per signature, each footnoted.
+``build_report`` writes, into the report folder: ``verdicts.csv`` (the matched-diversity verdicts, see
+verdicts.py), ``verdict_points.csv`` (Δ at every GAN temperature), ``leaderboard.csv`` (every cell: mean,
+95% half-width, n over seeds), one PNG per figure, ``report.md`` and ``report.html`` (the same content; the
+HTML is one self-contained file with its figures inlined). Every value that comes from a file is escaped.
+Numbers with different signatures never share a column: a metric with several signatures in one group gets a
+column per signature, each in the signature legend.
 """
 
 from __future__ import annotations
 
-import csv
+import base64
 import datetime as dt
 import html
-import io
+import json
 import math
-import statistics
-from collections import defaultdict
-from dataclasses import dataclass
+import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
 from langgan_bench.errors import UserError
-from langgan_bench.results import ResultRow, atomic_write_text, read_results
+from langgan_bench.metrics import METRICS
+from langgan_bench.plots import PLOTS, curves, draw
+from langgan_bench.published import published_beside
+from langgan_bench.results import RUNS_DIR, atomic_write_text, is_safe_name, load_results
+from langgan_bench.stats import per_seed, summarize
 from langgan_bench.sweep import ORACLE_MODEL
+from langgan_bench.verdicts import BASELINE, verdicts
 
 REPORT_DIR = "report"
+SAMPLE_TEMPERATURES = (0.7, 1.0, 1.5)
+SAMPLES_PER_MODEL = 5
+MAX_SAMPLE_CHARS = 400
+
+Block = tuple[str, object]  # ("h1"|"h2"|"h3"|"p", text) | ("table", (header, rows)) | ("img", (alt, path))
 
 
-@dataclass(frozen=True)
-class Cell:
-    """The aggregate of one (dataset, profile, model, temperature, metric, signature) over seeds."""
-
-    dataset: str
-    profile: str
-    model: str
-    temperature: float
-    metric: str
-    signature: str
-    mean: float
-    std: float  # sample std over seeds; nan with one seed
-    seeds: tuple[int, ...]
+# --- formatting ---------------------------------------------------------------------------------------
 
 
-def aggregate(rows: list[ResultRow]) -> list[Cell]:
-    groups: dict[tuple, dict[int, float]] = defaultdict(dict)
-    for r in rows:
-        # one value per seed: a rerun of the same seed replaces, the oracle reference rows coincide
-        groups[(r.dataset, r.profile, r.model, r.temperature, r.metric, r.signature)][r.seed] = r.value
-    cells = []
-    for (d, p, m, t, metric, sig), by_seed in sorted(groups.items(), key=lambda kv: _sort_key(kv[0])):
-        vals = list(by_seed.values())
-        if m == ORACLE_MODEL:
-            vals = vals[:1]  # identical in every run
-        std = statistics.stdev(vals) if len(vals) > 1 else math.nan
-        cells.append(Cell(d, p, m, t, metric, sig, statistics.fmean(vals), std, tuple(sorted(by_seed))))
-    return cells
+def fmt(mean: float, hw: float = math.nan, digits: int = 4) -> str:
+    """``mean ± half-width``; just the mean when there is no interval (one seed)."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return ""
+    return f"{mean:.{digits}f}" + ("" if hw is None or math.isnan(hw) else f" ± {hw:.{digits}f}")
 
 
-def _sort_key(key: tuple) -> tuple:
-    d, p, m, t, metric, sig = key
-    return (d, p, m != ORACLE_MODEL, m, math.isnan(t), t, metric, sig)
+def fmt_t(t: float) -> str:
+    return "—" if math.isnan(t) else ("greedy (0)" if t == 0 else f"{t:g}")
 
 
-def leaderboard_csv(cells: list[Cell]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["dataset", "profile", "model", "temperature", "metric", "mean", "std", "n_seeds", "seeds", "signature"])
-    for c in cells:
-        w.writerow(
-            [
-                c.dataset,
-                c.profile,
-                c.model,
-                c.temperature,
-                c.metric,
-                repr(c.mean),
-                "" if math.isnan(c.std) else repr(c.std),
-                len(c.seeds),
-                " ".join(map(str, c.seeds)),
-                c.signature,
-            ]
-        )
-    return buf.getvalue()
+def lower_is_better(metric: str) -> bool:
+    """Direction of a metric value's name (``bleu-5`` is the registered ``bleu`` at order 5)."""
+    name = metric if metric in METRICS else metric.rsplit("-", 1)[0]
+    return METRICS.get(name).lower_is_better if name in METRICS else True
 
 
-# --- columns: one per (metric, signature) -------------------------------------------------------------
-
-
-def columns(cells: list[Cell]) -> list[tuple[str, str, str]]:
-    """(label, metric, signature) for a group; a metric with several signatures gets numbered labels."""
-    sigs: dict[str, list[str]] = defaultdict(list)
-    for c in cells:
-        if c.signature not in sigs[c.metric]:
-            sigs[c.metric].append(c.signature)
+def columns(cells: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(label, metric, signature) per column of a group; a metric with several signatures gets numbered labels."""
     out = []
-    for metric in sorted(sigs):
-        for i, sig in enumerate(sigs[metric], start=1):
-            out.append((metric if len(sigs[metric]) == 1 else f"{metric} [{i}]", metric, sig))
+    values = cells[cells.metric != "diverged_at_step"]
+    for metric, g in values.groupby("metric", sort=True):
+        sigs = sorted(g.signature.unique())
+        out += [(metric if len(sigs) == 1 else f"{metric} [{i}]", metric, s) for i, s in enumerate(sigs, 1)]
     return out
 
 
-def fmt(c: Cell | None) -> str:
-    if c is None:
-        return ""
-    if c.metric == "diverged_at_step":
-        return f"diverged at step {int(c.mean)}"
-    return f"{c.mean:.4f}" + ("" if math.isnan(c.std) else f" ± {c.std:.4f}")
+# --- sections ----------------------------------------------------------------------------------------
 
 
-# --- plots --------------------------------------------------------------------------------------------
+def verdict_blocks(table: pd.DataFrame) -> list[Block]:
+    blocks: list[Block] = [
+        ("h2", "Verdicts: does a GAN beat MLE at matched diversity?"),
+        (
+            "p",
+            "For every temperature of a GAN, MLE's temperature curve (same seed, dataset and signatures) is "
+            "interpolated at the GAN's diversity, and Δ = quality(MLE there) − quality(GAN), signed so that "
+            "Δ > 0 means MLE is better. 'MLE dominates': the 95% interval of Δ over seeds is above 0 at every "
+            "GAN point MLE's sweep covers; 'GAN better somewhere': below 0 at some point (named); 'within "
+            "noise': otherwise. Points outside MLE's diversity range are never extrapolated. FED has no "
+            "diversity partner: each model is taken at its own best temperature. 'Best point' is the GAN "
+            "point that fares best against MLE; every point is in verdict_points.csv.",
+        ),
+    ]
+    if table.empty:
+        blocks.append(("p", "No verdict: the results hold no GAN and MLE pair on a common dataset."))
+        return blocks
+    rows = []
+    for r in table.itertuples(index=False):
+        verdict = r.verdict + (f" ({r.better_at})" if isinstance(r.better_at, str) and r.better_at else "")
+        has = isinstance(r.gan_T, float) and not math.isnan(r.gan_T)
+        gan = f"T={r.gan_T:g}: {fmt(r.gan_quality, r.gan_quality_hw)}" if has else ""
+        if has and not math.isnan(r.gan_diversity):
+            gan += f" @ {fmt(r.gan_diversity, r.gan_diversity_hw)}"
+        mle = f"T≈{r.mle_T:.2f}: {fmt(r.mle_quality, r.mle_quality_hw)}" if has else ""
+        diverged = f" (+{r.diverged_seeds} diverged)" if r.diverged_seeds else ""
+        rows.append(
+            [
+                f"{r.dataset} ({r.profile})",
+                r.gan,
+                r.pair,
+                verdict,
+                f"{_int(r.n_seeds) or 0}{diverged}",
+                gan,
+                mle,
+                fmt(r.delta, r.delta_hw),
+                f"{_int(r.points_compared)} / {_int(r.points_outside)}",
+            ]
+        )
+    header = ["dataset", "GAN", "quality @ diversity", "verdict", "seeds", "GAN best point", "MLE matched", "Δ",
+              "compared / outside"]  # fmt: skip
+    blocks.append(("table", (header, rows)))
+    if (table.n_seeds == 1).any():
+        blocks.append(("p", "With one seed there is no confidence interval, so no verdict: run more seeds."))
+    return blocks
 
 
-@dataclass(frozen=True)
-class PlotSpec:
-    """One figure per (dataset, profile): ``y`` against ``x`` (a metric, or "temperature"), a curve per model."""
-
-    name: str
-    x: str
-    y: str
-    xlabel: str
-    ylabel: str
-    title: str
+def _int(x: object) -> str:
+    return "" if pd.isna(x) else str(int(x))  # type: ignore[call-overload]
 
 
-PLOTS = (
-    PlotSpec(
-        "nll",
-        "nll_test",
-        "nll_oracle",
-        "NLL_test (nats/token; lower = better coverage)",
-        "NLL_oracle (nats/token; lower = better quality)",
-        "quality vs coverage across temperatures",
-    ),
-    PlotSpec(
-        "bleu",
-        "self_bleu-5",
-        "bleu-5",
-        "Self-BLEU-5 (lower = more diverse)",
-        "BLEU-5 (higher = better quality)",
-        "BLEU-5 vs Self-BLEU-5 across temperatures",
-    ),
-    PlotSpec(
-        "lm",
-        "reverse_lm_score",
-        "lm_score",
-        "reverse-LM score (nats/token; lower = better coverage)",
-        "LM score (nats/token; lower = better quality)",
-        "LM vs reverse-LM score across temperatures",
-    ),
-    PlotSpec(
-        "fed", "temperature", "fed", "temperature", "FED (lower = closer to the test set)", "FED across temperatures"
-    ),
-)
-
-
-def plot(cells: list[Cell], spec: PlotSpec, title: str, path: Path) -> bool:
-    """Draw ``spec`` for one group; the oracle (synthetic data) is drawn as a reference point with its
-    NLL_test floor. Returns False (and writes nothing) if the group has no such pair of numbers."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    pts: dict[str, dict[float, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
-    for c in cells:
-        if c.metric in (spec.x, spec.y) and not math.isnan(c.temperature):
-            pts[c.model][c.temperature][c.metric] = c.mean
-            pts[c.model][c.temperature]["temperature"] = c.temperature
-    curves = {
-        m: sorted((t, v[spec.x], v[spec.y]) for t, v in by_t.items() if spec.x in v and spec.y in v)
-        for m, by_t in pts.items()
-    }
-    curves = {m: c for m, c in curves.items() if c}
-    if not curves:
-        return False
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for model, curve in curves.items():
-        if model == ORACLE_MODEL:
-            continue
-        _, xs, ys = zip(*curve, strict=True)
-        ax.plot(xs, ys, marker="o", label=model)
-        if spec.x != "temperature":
-            for t, x, y in curve:
-                ax.annotate(f"{t:g}", (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
-    if ORACLE_MODEL in curves:
-        _, fx, fy = curves[ORACLE_MODEL][0]
-        if spec.x == "nll_test":
-            ax.axvline(fx, color="grey", linestyle="--", linewidth=1, label=f"oracle NLL_test floor ({fx:.3f})")
-        ax.scatter([fx], [fy], marker="*", s=160, color="black", zorder=5, label=f"oracle ({fx:.3f}, {fy:.3f})")
-    ax.set_xlabel(spec.xlabel)
-    ax.set_ylabel(spec.ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return True
-
-
-# --- documents ----------------------------------------------------------------------------------------
-
-Block = tuple[str, object]  # ("h1"|"h2"|"h3"|"p"|"code", text) | ("table", (header, rows)) | ("img", (alt, src))
-
-
-def group_blocks(
-    cells: list[Cell], rows: list[ResultRow], dataset: str, profile: str, out_dir: Path
-) -> tuple[list[Block], list[Path]]:
-    """The report section of one (dataset, profile) group, and the plot files it wrote."""
-    blocks: list[Block] = [("h2", f"{dataset} — profile {profile}")]
-    plots = []
-    for spec in PLOTS:
-        path = out_dir / f"{dataset}-{profile}-{spec.name}.png"
-        if plot(cells, spec, f"{dataset} ({profile}): {spec.title}", path):
-            blocks.append(("img", (f"{spec.y} against {spec.x}", path.name)))
-            plots.append(path)
+def leaderboard_blocks(cells: pd.DataFrame) -> list[Block]:
+    """At T = 1 and at each model's best temperature per metric, mean ± 95% half-width with n."""
     cols = columns(cells)
-    index = {(c.model, c.temperature, c.metric, c.signature): c for c in cells}
-    models = list(dict.fromkeys(c.model for c in cells))
+    models = sorted(cells.model.unique(), key=lambda m: (m != ORACLE_MODEL, m != BASELINE, m))
+    index = {(r.model, r.temperature, r.metric, r.signature): r for r in cells.itertuples(index=False)}
+    diverged = cells[cells.metric == "diverged_at_step"].set_index("model")
+    header = ["model", "seeds", *(lab for lab, _, _ in cols)]
 
-    at_one = [[m, *(fmt(index.get((m, 1.0, metric, sig))) for _, metric, sig in cols)] for m in models]
-    blocks += [("h3", "At T = 1.0"), ("table", (["model", *(lab for lab, _, _ in cols)], at_one))]
+    def seeds_of(model: str) -> str:
+        ns = cells.loc[(cells.model == model) & (cells.metric != "diverged_at_step"), "n"]
+        text = str(int(ns.max())) if len(ns) else "0"
+        if model in diverged.index:
+            d = diverged.loc[[model]].iloc[0]
+            text += f" (+{int(d.n)} diverged at step {d['mean']:.0f})"
+        return text
 
-    sweep = []
+    at_one = []
     for m in models:
-        for t in sorted({c.temperature for c in cells if c.model == m}):
-            sweep.append(
-                [
-                    m,
-                    "greedy (0)" if t == 0 else ("—" if math.isnan(t) else f"{t:g}"),
-                    *(fmt(index.get((m, t, metric, sig))) for _, metric, sig in cols),
-                ]
-            )
-    blocks += [
-        ("h3", "Temperature sweep (mean ± std over seeds)"),
-        ("table", (["model", "T", *(lab for lab, _, _ in cols)], sweep)),
+        row = [m, seeds_of(m)]
+        for _, metric, sig in cols:
+            c = index.get((m, 1.0, metric, sig))
+            row.append(fmt(c.mean, c.half_width) if c is not None else "")
+        at_one.append(row)
+    best = []
+    for m in models:
+        row = [m, seeds_of(m)]
+        for _, metric, sig in cols:
+            sub = cells[(cells.model == m) & (cells.metric == metric) & (cells.signature == sig)]
+            sub = sub[sub.temperature.notna()]
+            if sub.empty:
+                row.append("")
+                continue
+            c = sub.loc[sub["mean"].idxmin() if lower_is_better(metric) else sub["mean"].idxmax()]
+            row.append(f"{fmt(c['mean'], c['half_width'])} (T={fmt_t(c['temperature'])})")
+        best.append(row)
+    return [
+        ("h3", "Leaderboard at T = 1.0 (mean ± 95% CI half-width over seeds)"),
+        ("table", (header, at_one)),
+        ("h3", "Leaderboard at each model's best temperature, per metric"),
+        ("table", (header, best)),
     ]
 
-    blocks.append(("h3", "Signatures"))
-    blocks.append(("code", "\n".join(f"{lab}: {sig}" for lab, _, sig in cols)))
 
-    runs = {}
-    for r in rows:
-        if r.dataset == dataset and r.profile == profile and r.model != ORACLE_MODEL:
-            runs[r.run_id] = [r.run_id, r.model, str(r.seed), r.git_commit, r.version, r.timestamp]
-    blocks += [
-        ("h3", "Runs"),
-        ("table", (["run", "model", "seed", "git commit", "version", "finished"], sorted(runs.values()))),
+def sweep_blocks(cells: pd.DataFrame) -> list[Block]:
+    cols = columns(cells)
+    index = {(r.model, r.temperature, r.metric, r.signature): r for r in cells.itertuples(index=False)}
+    rows = []
+    for (m, t), _ in cells[cells.temperature.notna()].groupby(["model", "temperature"], sort=True):
+        vals = [index.get((m, t, metric, sig)) for _, metric, sig in cols]
+        rows.append([m, fmt_t(t), *(fmt(c.mean, c.half_width) if c is not None else "" for c in vals)])
+    return [
+        ("h3", "Temperature sweep (mean ± 95% CI half-width over seeds)"),
+        ("table", (["model", "T", *(lab for lab, _, _ in cols)], rows)),
     ]
-    return blocks, plots
 
 
-def to_markdown(blocks: list[Block]) -> str:
+def figure_blocks(cells: pd.DataFrame, dataset: str, profile: str, out_dir: Path) -> tuple[list[Block], list[Path]]:
+    blocks: list[Block] = []
+    written = []
+    for spec in PLOTS:
+        found = curves(cells, spec)
+        for i, (x_sig, y_sig, points) in enumerate(found, start=1):
+            suffix = "" if len(found) == 1 else f"-{i}"
+            path = _inside(out_dir, f"{dataset}-{profile}-{spec.name}{suffix}.png")
+            title = f"{dataset} ({profile}): {spec.title}" + (f" [{i}]" if suffix else "")
+            draw(points, spec, title, path)
+            blocks.append(("img", (f"{spec.y} against {spec.x}{suffix}", path)))
+            if suffix:  # several signatures: say which numbers this figure holds
+                blocks.append(("p", f"Figure [{i}]: {spec.y} = {y_sig}" + (f"; {spec.x} = {x_sig}" if x_sig else "")))
+            written.append(path)
+    return blocks, written
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """``folder / name``, refusing any name that would leave the folder."""
+    path = folder / name
+    if path.resolve().parent != folder.resolve() or not is_safe_name(name):
+        raise UserError(f"refusing to write {name!r} outside the report folder {folder}")
+    return path
+
+
+def sample_blocks(df: pd.DataFrame, results_dir: Path) -> list[Block]:
+    """A few decoded samples per model (its lowest seed's run) at a few temperatures, from the stored files."""
+    rows = []
+    runs = df[df.model != ORACLE_MODEL].sort_values(["model", "seed"]).drop_duplicates("model")
+    for r in runs.itertuples(index=False):
+        for t in SAMPLE_TEMPERATURES:
+            for i, line in enumerate(_read_samples(results_dir, r.run_id, t)):
+                rows.append([r.model if i == 0 else "", f"{t:g}" if i == 0 else "", line])
+    if not rows:
+        return []
+    return [
+        ("h3", f"Samples (seed {int(runs.seed.min())}, first {SAMPLES_PER_MODEL})"),
+        ("table", (["model", "T", "sample"], rows)),
+    ]
+
+
+def _read_samples(results_dir: Path, run_id: str, t: float) -> list[str]:
+    path = results_dir / RUNS_DIR / run_id / "samples" / f"T{t:g}.txt"
+    if not is_safe_name(run_id) or not path.is_file():
+        return []
+    with open(path, "rb") as f:
+        head = f.read(64 * 1024).decode("utf-8", errors="replace")
+    return [line[:MAX_SAMPLE_CHARS] for line in head.splitlines()[:SAMPLES_PER_MODEL]]
+
+
+def _run_record(results_dir: Path, run_id: str) -> dict:
+    """A run's config.json for display (device, threads, wall time); {} when absent or unreadable."""
+    path = results_dir / RUNS_DIR / run_id / "config.json"
+    try:
+        if not is_safe_name(run_id) or path.stat().st_size > 2**20:
+            return {}
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return record if isinstance(record, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def environment_blocks(df: pd.DataFrame, results_dir: Path) -> list[Block]:
+    rows = []
+    runs = df[df.model != ORACLE_MODEL].drop_duplicates("run_id").sort_values(["dataset", "profile", "model", "seed"])
+    for r in runs.itertuples(index=False):
+        rec = _run_record(results_dir, r.run_id)
+        wall = ""
+        try:
+            seconds = (
+                dt.datetime.fromisoformat(rec["finished"]) - dt.datetime.fromisoformat(rec["started"])
+            ).total_seconds()
+            wall = f"{seconds:.0f}s"
+        except (KeyError, TypeError, ValueError):
+            pass
+        train = rec.get("training", {}) if isinstance(rec.get("training"), dict) else {}
+        train_s = train.get("train_seconds")
+        rows.append(
+            [
+                r.run_id,
+                r.model,
+                str(r.seed),
+                str(rec.get("device", "")),
+                str(rec.get("threads", "")),
+                f"{train_s:.0f}s" if isinstance(train_s, (int, float)) else "",
+                wall,
+                str(rec.get("status", "")),
+                r.git_commit,
+                f"{r.version} / torch {rec.get('torch', '?')} / python {rec.get('python', '?')}",
+            ]
+        )
+    header = ["run", "model", "seed", "device", "threads", "training", "wall", "status", "git commit", "versions"]
+    platforms = sorted({str(_run_record(results_dir, rid).get("platform", "")) for rid in runs.run_id} - {""})
+    blocks: list[Block] = [("h2", "Environment"), ("table", (header, rows))]
+    if platforms:
+        blocks.append(("p", "Platform: " + "; ".join(platforms)))
+    return blocks
+
+
+def signature_blocks(cells: pd.DataFrame) -> list[Block]:
+    rows = []
+    for (dataset, profile), group in cells.groupby(["dataset", "profile"], sort=True):
+        rows += [[f"{dataset} ({profile})", lab, sig] for lab, _, sig in columns(group)]
+    return [("h2", "Signatures"), ("table", (["dataset", "column", "signature"], rows))]
+
+
+def published_blocks(cells: pd.DataFrame) -> list[Block]:
+    table = published_beside(cells)
+    blocks: list[Block] = [
+        ("h2", "Published figures beside ours"),
+        (
+            "p",
+            "Figures from papers and repositories whose settings match a dataset of this report, next to ours "
+            "at the same temperature. They are never merged into our tables; the settings column says what "
+            "may still differ.",
+        ),
+    ]
+    if table.empty:
+        blocks.append(("p", "No published figure matches a dataset in these results."))
+        return blocks
+    rows = [
+        [r.dataset, r.model, r.metric, fmt_t(r.temperature), f"{r.published:g}", r.ours, r.settings, r.source]
+        for r in table.itertuples(index=False)
+    ]
+    header = ["dataset", "model", "metric", "T", "published", "ours (n seeds)", "settings", "source"]
+    blocks.append(("table", (header, rows)))
+    return blocks
+
+
+# --- rendering -----------------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
+
+
+def md_escape(text: object) -> str:
+    """Text from a file as inert Markdown: HTML entities escaped, Markdown syntax backslash-escaped."""
+    plain = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(plain, quote=False))
+
+
+def to_markdown(blocks: list[Block], folder: Path) -> str:
     out = []
     for kind, body in blocks:
         if kind in ("h1", "h2", "h3"):
-            out.append("#" * int(kind[1]) + f" {body}\n")
+            out.append("#" * int(kind[1]) + f" {md_escape(body)}\n")
         elif kind == "p":
-            out.append(f"{body}\n")
-        elif kind == "code":
-            out.append(f"```\n{body}\n```\n")
+            out.append(f"{md_escape(body)}\n")
         elif kind == "img":
-            alt, src = body  # type: ignore[misc]
-            out.append(f"![{alt}]({src})\n")
+            alt, path = body  # type: ignore[misc]
+            out.append(f"![{md_escape(alt)}]({path.relative_to(folder).as_posix()})\n")
         elif kind == "table":
             header, rows = body  # type: ignore[misc]
-            out.append("| " + " | ".join(header) + " |")
+            out.append("| " + " | ".join(md_escape(h) for h in header) + " |")
             out.append("|" + "|".join("---" for _ in header) + "|")
-            out += ["| " + " | ".join(str(x).replace("|", "\\|") for x in r) + " |" for r in rows]
+            out += ["| " + " | ".join(md_escape(x) for x in r) + " |" for r in rows]
             out.append("")
     return "\n".join(out) + "\n"
 
 
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}"
+    "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right;vertical-align:top}"
+    "td:first-child,th:first-child{text-align:left}th{background:#f2f2f2}img{max-width:100%}"
+    "h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}"
+)
+
+
 def to_html(blocks: list[Block]) -> str:
+    """One self-contained page: no external resource, figures inlined as data URIs."""
     e = html.escape
     out = [
         "<!doctype html><html><head><meta charset='utf-8'><title>langgan-bench report</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}"
-        "pre{background:#f4f4f4;padding:8px}</style></head><body>",
+        f"<style>{_CSS}</style></head><body>",
     ]
     for kind, body in blocks:
         if kind in ("h1", "h2", "h3"):
             out.append(f"<{kind}>{e(str(body))}</{kind}>")
         elif kind == "p":
             out.append(f"<p>{e(str(body))}</p>")
-        elif kind == "code":
-            out.append(f"<pre>{e(str(body))}</pre>")
         elif kind == "img":
-            alt, src = body  # type: ignore[misc]
-            out.append(f"<img alt='{e(alt)}' src='{e(src)}'>")
+            alt, path = body  # type: ignore[misc]
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            out.append(f"<p><img alt='{e(alt)}' src='data:image/png;base64,{data}'></p>")
         elif kind == "table":
             header, rows = body  # type: ignore[misc]
-            out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+            out.append("<table><tr>" + "".join(f"<th>{e(str(h))}</th>" for h in header) + "</tr>")
             out += ["<tr>" + "".join(f"<td>{e(str(x))}</td>" for x in r) + "</tr>" for r in rows]
             out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
 
-def build_report(results_dir: Path, out_dir: Path | None = None) -> list[Path]:
-    """Write leaderboard.csv, one plot per (dataset, profile), report.md and report.html; return the paths."""
-    rows = read_results(results_dir)
-    if not rows:
-        raise UserError(f"no result rows under {results_dir}; run `langgan-bench run ...` first")
-    out_dir = out_dir or results_dir / REPORT_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cells = aggregate(rows)
-    written = [out_dir / "leaderboard.csv"]
-    atomic_write_text(written[0], leaderboard_csv(cells))
+# --- the whole report ---------------------------------------------------------------------------------
 
-    n_runs = len({r.run_id for r in rows})
-    blocks: list[Block] = [
-        ("h1", "langgan-bench report"),
-        (
-            "p",
-            f"Built {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from {len(rows)} result rows of "
-            f"{n_runs} runs. Every number is a mean over seeds; NLLs are nats per token (lower is better). "
-            "The oracle row is the true distribution scored like a model: its NLL_test is the floor.",
-        ),
-    ]
-    for dataset, profile in sorted({(c.dataset, c.profile) for c in cells}):
-        group = [c for c in cells if c.dataset == dataset and c.profile == profile]
-        section, plots = group_blocks(group, rows, dataset, profile, out_dir)
-        blocks += section
-        written += plots
-    for name, render in (("report.md", to_markdown), ("report.html", to_html)):
-        atomic_write_text(out_dir / name, render(blocks))
-        written.append(out_dir / name)
+
+def _prepare(out_dir: Path) -> Path:
+    """Create the report folder, or fail with one line (a file in the way, no permission)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"report folder {out_dir} is a file; give --out a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise UserError(f"report folder {out_dir} is not writable: {err.strerror or err}") from None
+    return out_dir
+
+
+def build_report(
+    results_dir: Path,
+    out_dir: Path | None = None,
+    warn: Callable[[str], None] = lambda msg: print(f"langgan-bench: warning: {msg}", file=sys.stderr),
+) -> list[Path]:
+    """Write the verdicts, the leaderboard, the figures, report.md and report.html; return the paths."""
+    skipped: list[tuple[Path, str]] = []
+    df = load_results(results_dir, skipped)
+    for _, why in skipped:
+        warn(f"left out of the report: {why}")
+    if df.empty:
+        raise UserError(f"no result rows under {results_dir}; run `langgan-bench run ...` first")
+    out_dir = _prepare(out_dir or results_dir / REPORT_DIR)
+    seeds = per_seed(df)
+    cells = summarize(df)
+    verdict_table, points = verdicts(seeds)
+    written = []
+    try:
+        for name, table in (("verdicts.csv", verdict_table), ("verdict_points.csv", points)):
+            atomic_write_text(out_dir / name, table.to_csv(index=False))
+            written.append(out_dir / name)
+        board = cells.rename(columns={"n": "n_seeds"})[
+            [
+                "dataset",
+                "profile",
+                "model",
+                "temperature",
+                "metric",
+                "mean",
+                "half_width",
+                "std",
+                "n_seeds",
+                "seeds",
+                "signature",
+            ]
+        ]
+        atomic_write_text(out_dir / "leaderboard.csv", board.to_csv(index=False))
+        written.append(out_dir / "leaderboard.csv")
+
+        runs = df.run_id.nunique()
+        blocks: list[Block] = [
+            ("h1", "langgan-bench report"),
+            (
+                "p",
+                f"Built {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from {len(df)} result rows of {runs} "
+                "runs. Every figure is the mean over seeds ± the half-width of a 95% Student-t confidence "
+                "interval (n = number of seeds; one seed: no interval). NLLs are nats per token, lower is "
+                "better. On synthetic data the oracle row is the true distribution scored like a model: its "
+                "NLL_test is the floor.",
+            ),
+            *verdict_blocks(verdict_table),
+        ]
+        for (dataset, profile), group in cells.groupby(["dataset", "profile"], sort=True):
+            blocks.append(("h2", f"{dataset} — profile {profile}"))
+            blocks += leaderboard_blocks(group)
+            figs, paths = figure_blocks(group, str(dataset), str(profile), out_dir)
+            blocks += figs
+            written += paths
+            blocks += sweep_blocks(group)
+            sub = df[(df.dataset == dataset) & (df.profile == profile)]
+            blocks += sample_blocks(sub, results_dir)
+        blocks += published_blocks(cells)
+        blocks += environment_blocks(df, results_dir)
+        blocks += signature_blocks(cells)
+        for name, text in (("report.md", to_markdown(blocks, out_dir)), ("report.html", to_html(blocks))):
+            atomic_write_text(out_dir / name, text)
+            written.append(out_dir / name)
+    except OSError as err:
+        raise UserError(f"cannot write the report into {out_dir}: {err.strerror or err}") from None
     return written

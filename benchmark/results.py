@@ -10,13 +10,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langgan_bench.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RUNS_DIR = "runs"
 ROWS_FILE = "rows.csv"
@@ -79,19 +84,87 @@ def write_rows(path: Path, rows: list[ResultRow]) -> None:
     atomic_write_text(path, rows_to_csv(rows))
 
 
+#: A name that may become part of a file name (dataset, profile, run id): no separators, no "..".
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=,\-]{0,199}")
+#: Cheap guard against hostile files: a rows.csv larger than this is not one this tool wrote.
+MAX_ROWS_FILE_BYTES = 64 * 2**20
+
+
+def is_safe_name(name: str) -> bool:
+    return SAFE_NAME.fullmatch(name) is not None and ".." not in name
+
+
 def read_rows_file(path: Path) -> list[ResultRow]:
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ()) != FIELDS:
-            raise UserError(f"{path} is not a langgan-bench rows file (columns {reader.fieldnames})")
-        return [ResultRow(**{k: _TYPES.get(k, str)(v) for k, v in rec.items()}) for rec in reader]
+    """The rows of one ``rows.csv``; a damaged or foreign file raises UserError naming the file and why."""
+    try:
+        if path.stat().st_size > MAX_ROWS_FILE_BYTES:
+            raise UserError(f"{path} is larger than {MAX_ROWS_FILE_BYTES >> 20} MiB; not a langgan-bench rows file")
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            if tuple(reader.fieldnames or ()) != FIELDS:
+                raise UserError(f"{path} is not a langgan-bench rows file (columns {reader.fieldnames})")
+            return [_parse_row(rec, reader.line_num) for rec in reader]
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; not a langgan-bench rows file") from None
+    except (csv.Error, ValueError, TypeError) as e:
+        raise UserError(f"{path} is damaged ({e})") from None
+    except OSError as e:
+        raise UserError(f"{path} cannot be read: {e.strerror or e}") from None
 
 
-def read_results(results_dir: Path) -> list[ResultRow]:
-    """Every stored row under ``results_dir`` (each finished run's rows.csv)."""
+def _parse_row(rec: dict[str | None, Any], line: int) -> ResultRow:
+    if None in rec or any(v is None for v in rec.values()):
+        raise ValueError(f"line {line} has the wrong number of fields (a torn write?)")
+    values = {k: _TYPES.get(k, str)(v) for k, v in rec.items() if k is not None}
+    for key in ("dataset", "profile", "run_id"):
+        if not is_safe_name(values[key]):
+            raise ValueError(f"line {line}: {key} {values[key]!r} is not a valid name")
+    for key in ("model", "metric", "signature"):
+        if not values[key] or not values[key].isprintable():
+            raise ValueError(f"line {line}: {key} {values[key]!r} is empty or holds control characters")
+    if math.isinf(values["temperature"]) or values["temperature"] < 0:
+        raise ValueError(f"line {line}: temperature {values['temperature']} is not a finite number >= 0")
+    return ResultRow(**values)
+
+
+def read_results(results_dir: Path, skipped: list[tuple[Path, str]] | None = None) -> list[ResultRow]:
+    """Every stored row under ``results_dir`` (each finished run's rows.csv).
+
+    A damaged rows file raises UserError, or, when a ``skipped`` list is given, is left out and recorded
+    there as (path, reason) so that one bad run does not hide the others.
+    """
     if not results_dir.is_dir():
         raise UserError(f"results folder {results_dir} does not exist")
     rows: list[ResultRow] = []
     for path in sorted((results_dir / RUNS_DIR).glob(f"*/{ROWS_FILE}")):
-        rows.extend(read_rows_file(path))
+        try:
+            rows.extend(read_rows_file(path))
+        except UserError as e:
+            if skipped is None:
+                raise
+            skipped.append((path, str(e)))
     return rows
+
+
+#: Columns of :func:`load_results`' DataFrame, one row per metric value (see ResultRow).
+COLUMNS = FIELDS
+
+
+def load_results(path: str | Path, skipped: list[tuple[Path, str]] | None = None) -> pd.DataFrame:
+    """Every result row under a results folder as a tidy pandas DataFrame, one metric value per row.
+
+    Columns: ``run_id, dataset, model, seed, profile, temperature, metric, value, signature, n_samples,
+    git_commit, version, timestamp``. ``temperature`` is NaN for rows that belong to no temperature (a
+    diverged run's ``diverged_at_step``); T = 0 is greedy decoding. Damaged rows files are left out (and
+    listed in ``skipped`` when given), so one bad run never hides the others.
+
+    >>> import langgan_bench
+    >>> df = langgan_bench.load_results("results")  # doctest: +SKIP
+    >>> bleu5 = df[df.metric == "bleu-5"]  # doctest: +SKIP
+    >>> bleu5.groupby(["dataset", "model", "temperature"]).value.agg(["mean", "std", "count"])  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    rows = read_results(Path(path), skipped if skipped is not None else [])
+    df = pd.DataFrame([asdict(r) for r in rows], columns=list(COLUMNS))
+    return df.astype({"seed": "int64", "temperature": "float64", "value": "float64", "n_samples": "int64"})

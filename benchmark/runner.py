@@ -83,12 +83,16 @@ def _temp_name(t: float) -> str:
     return f"T{t:g}"
 
 
+#: Profile settings that change which temperatures are swept, not what is trained: not part of the run id.
+_SWEEP_ONLY = ("temperatures", "baseline_extra_temperatures")
+
+
 def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
     """Run one model on one dataset end to end (see the module docstring for what lands where)."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     profile = PROFILES.get(cfg.profile)
     model_cls = MODELS.get(cfg.model)
-    temperatures = cfg.temperatures or profile.temperatures
+    temperatures = cfg.temperatures or profile.temperatures_for(cfg.model)
     out = ensure_writable(Path(cfg.out))
     device = resolve_device(cfg.device)
     full = load_dataset(cfg.dataset, cfg.data_dir)
@@ -100,7 +104,7 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
         "model_config": asdict(model_config),
         "dataset": dataset.ident,
         "sizes": [len(dataset.train), len(dataset.valid), len(dataset.test)],
-        "profile": {k: v for k, v in asdict(profile).items() if k not in ("description", "temperatures")},
+        "profile": {k: v for k, v in asdict(profile).items() if k not in ("description", *_SWEEP_ONLY)},
         "seed": cfg.seed,
         "device": device.type,
         "version": __version__,

@@ -202,8 +202,10 @@ def test_report_files(tiny_run):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (report / "report.md").read_text()
     assert "![nll_oracle against nll_test](oracle-tiny-nll.png)" in md
-    assert "| mle |" in md and "| oracle |" in md and "nll_oracle|oracle:oracle@" in md
+    assert "| mle | 1 |" in md and "| oracle | 1 |" in md and r"nll\_oracle\|oracle:oracle@" in md
+    assert "one seed there is no confidence interval" in md  # and no ± 0
     assert "<table>" in (report / "report.html").read_text()
+    assert len((report / "verdicts.csv").read_text().splitlines()) == 1  # MLE alone: a header, no verdict
 
 
 def test_report_without_results_is_a_clear_error(tmp_path):

@@ -1,0 +1,56 @@
+"""Results folders made of analytic curves (no training): for the verdicts, the statistics and the report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from langgan_bench.results import ROWS_FILE, RUNS_DIR, ResultRow, write_rows
+
+GRID = (0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0)
+Curve = Callable[[float, int], dict[str, float]]  # (temperature, seed) -> {metric: value}
+
+
+def nll_curve(shift: float = 1.0, worse: float = 0.0, noise: float = 0.0) -> Curve:
+    """A synthetic model: NLL_oracle rises with T; NLL_test is U-shaped with its minimum at T = 1 / shift.
+
+    ``shift`` plays MLE at temperature shift·T; ``worse`` adds to the quality axis; ``noise`` is a per-seed
+    offset (-1, 0, +1 times it for seeds 0, 1, 2) on the quality axis.
+    """
+
+    def curve(t: float, seed: int) -> dict[str, float]:
+        u = shift * t
+        return {"nll_oracle": 6.0 + 3.0 * u * u + worse + noise * (seed - 1), "nll_test": 7.0 + 2.0 * (u - 1) ** 2}
+
+    return curve
+
+
+def write_run(
+    out: Path,
+    model: str,
+    seed: int,
+    curve: Curve | None,
+    dataset: str = "oracle",
+    profile: str = "tiny",
+    temperatures: Sequence[float] = GRID,
+    signatures: dict[str, str] | None = None,
+    diverged_at: int | None = None,
+    timestamp: str = "2026-01-01T00:00:00+00:00",
+) -> Path:
+    """One run's rows.csv; ``curve=None`` with ``diverged_at`` writes a diverged run."""
+    run_id = f"{dataset}-{model}-{profile}-s{seed}-fake"
+    sigs = signatures or {}
+
+    def row(t: float, metric: str, value: float, sig: str | None = None) -> ResultRow:
+        sig = sig or sigs.get(metric, f"{metric}|fake|v:0")
+        return ResultRow(run_id, dataset, model, seed, profile, t, metric, value, sig, 100, "abc", "0.1.0", timestamp)
+
+    rows = []
+    if diverged_at is not None:
+        rows.append(row(float("nan"), "diverged_at_step", float(diverged_at), "diverged|reason:nan"))
+    else:
+        assert curve is not None
+        rows += [row(t, m, v) for t in temperatures for m, v in curve(t, seed).items()]
+    path = out / RUNS_DIR / run_id / ROWS_FILE
+    write_rows(path, rows)
+    return path
