@@ -11,7 +11,7 @@ from typing import NoReturn
 
 from langgan_bench import __version__
 from langgan_bench.errors import UserError
-from langgan_bench.leaderboard import DEFAULT_DATASETS, DEFAULT_MODELS
+from langgan_bench.leaderboard import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_SEEDS
 
 EXIT_USAGE = 2
 
@@ -64,11 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--models", default=",".join(DEFAULT_MODELS))
     b.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
     b.add_argument("--profile", default="small")
-    b.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
+    b.add_argument("--temperatures", help="comma-separated (default: the profile's grid, MLE's extended)")
+    b.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)), help="comma-separated (default: 0,1,2)")
     b.add_argument("--device", default="auto")
     b.add_argument("--out", default="results")
     b.add_argument("--data-dir", help="a local folder laid out like shared/data (default: $LANGGAN_DATA)")
     b.add_argument("--fresh", action="store_true", help="recompute finished runs instead of reusing them")
+    b.add_argument("--executor", choices=["local", "dask"], default="local", help="where cells run (default: local)")
+    b.add_argument("--workers", type=int, default=2, help="dask: LocalCluster worker processes (default: 2)")
+    b.add_argument("--threads-per-worker", type=int, default=1, help="dask: torch threads per worker (default: 1)")
+    b.add_argument("--scheduler", help="dask: address of a running scheduler, e.g. tcp://host:8786")
 
     sc = sub.add_parser("score", help="score a file of sentences (one per line) with the exact metrics")
     sc.add_argument("--dataset", required=True, help="whose references, tokenizer and judge LM to use")
@@ -197,8 +202,8 @@ def format_table(rows: list) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from langgan_bench.config import RunConfig
-    from langgan_bench.leaderboard import bench
+    from langgan_bench.config import RunConfig, parse_temperatures
+    from langgan_bench.leaderboard import Executor, bench
 
     def names(text: str) -> tuple[str, ...]:
         return tuple(x.strip() for x in text.split(",") if x.strip())
@@ -207,23 +212,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
         seeds = tuple(int(x) for x in names(args.seeds))
     except ValueError:
         raise UserError(f"--seeds {args.seeds!r}: expected integers, e.g. 0,1,2") from None
+    if not seeds:
+        raise UserError("--seeds needs at least one seed, e.g. 0,1,2")
+    if args.workers < 1 or args.threads_per_worker < 1:
+        raise UserError("--workers and --threads-per-worker must be at least 1")
+    if args.executor != "dask" and (args.scheduler or args.workers != 2 or args.threads_per_worker != 1):
+        raise UserError("--workers, --threads-per-worker and --scheduler go with --executor dask")
     base = RunConfig(
         model="",
         dataset="",
         profile=args.profile,
+        temperatures=parse_temperatures(args.temperatures) if args.temperatures is not None else None,
         device=args.device,
         out=args.out,
         resume=not args.fresh,
         data_dir=args.data_dir,
     )
     _check_names(names(args.models), names(args.datasets), args.profile)
-    runs, report = bench(base, names(args.models), names(args.datasets), seeds)
-    print(f"{'dataset':<12}{'model':<12}{'seed':>5}  {'status':<10}{'wall':>8}")
-    for cfg, outcome, seconds in runs:
-        print(f"{cfg.dataset:<12}{cfg.model:<12}{cfg.seed:>5}  {outcome.status:<10}{seconds:>7.0f}s")
-    print("report:")
-    for path in report:
-        print(f"  {path}")
+    executor = Executor(args.executor, args.workers, args.threads_per_worker, args.scheduler)
+    cells, report = bench(base, names(args.models), names(args.datasets), seeds, executor)
+    print(f"{'dataset':<12}{'model':<12}{'seed':>5}  {'status':<10}{'wall':>8}  reason")
+    for c in cells:
+        print(f"{c.dataset:<12}{c.model:<12}{c.seed:>5}  {c.status:<10}{c.seconds:>7.0f}s  {c.error}")
+    if report:
+        print("report:")
+        for path in report:
+            print(f"  {path}")
+    failed = sum(c.status == "failed" for c in cells)
+    if failed:
+        print(f"langgan-bench: {failed} of {len(cells)} cells failed (see above and the report)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from langgan_bench.errors import UserError
+from langgan_bench.grid import read_failures
 from langgan_bench.metrics import METRICS
 from langgan_bench.plots import PLOTS, curves, draw
 from langgan_bench.published import published_beside
@@ -278,6 +279,18 @@ def environment_blocks(df: pd.DataFrame, results_dir: Path) -> list[Block]:
     return blocks
 
 
+def failure_blocks(results_dir: Path) -> list[Block]:
+    failed = read_failures(results_dir)
+    if not failed:
+        return []
+    rows = [[f.get("dataset", ""), f.get("model", ""), f.get("seed", ""), f.get("error", "")] for f in failed]
+    return [
+        ("h2", "Failed cells (last bench)"),
+        ("p", "These cells of the last bench failed and have no rows; the rest of the report is without them."),
+        ("table", (["dataset", "model", "seed", "reason"], rows)),
+    ]
+
+
 def signature_blocks(cells: pd.DataFrame) -> list[Block]:
     rows = []
     for (dataset, profile), group in cells.groupby(["dataset", "profile"], sort=True):
@@ -440,6 +453,7 @@ def build_report(
                 "NLL_test is the floor.",
             ),
             *verdict_blocks(verdict_table),
+            *failure_blocks(results_dir),
         ]
         for (dataset, profile), group in cells.groupby(["dataset", "profile"], sort=True):
             blocks.append(("h2", f"{dataset} — profile {profile}"))

@@ -26,6 +26,8 @@ T = TypeVar("T")
 
 #: Test hook: SIGKILL this process after this many training steps (simulates a crash at a known point).
 ENV_KILL_AFTER_STEPS = "LANGGAN_KILL_AFTER_STEPS"
+#: With the hook above: kill only if this file does not exist yet (and create it), so a retry survives.
+ENV_KILL_ONCE_MARKER = "LANGGAN_KILL_ONCE_MARKER"
 
 
 class Diverged(Exception):
@@ -87,6 +89,12 @@ class TrainContext:
         if time.monotonic() - self._last_save >= self.checkpoint_every_s:
             self.save(make_state())
         if self._kill_after is not None and self.steps >= self._kill_after:
+            marker = os.environ.get(ENV_KILL_ONCE_MARKER)
+            if marker:
+                try:
+                    Path(marker).touch(exist_ok=False)
+                except FileExistsError:
+                    return  # killed once already
             os.kill(os.getpid(), signal.SIGKILL)
 
     def progress(self, items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:

@@ -1,0 +1,238 @@
+"""The bench grid: one cell per (dataset, model, seed), run one after another here or as tasks on Dask.
+
+Each cell is the ordinary ``run`` (same run id, same lock, same resume), so a cell that finished is reused and
+an interrupted one continues from its checkpoint. A cell that fails is recorded with its reason and the other
+cells go on. On Dask, a cell whose worker dies is retried once (from its checkpoint), then recorded as failed.
+Shared one-time work (the synthetic splits, a text dataset's judge LM) is one ``prepare`` task per
+(dataset, profile) that the dataset's cells depend on, so workers never build it at the same time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from langgan_bench.config import RunConfig
+from langgan_bench.errors import UserError
+
+Log = Callable[[str], None]
+Status = Literal["complete", "diverged", "failed"]
+#: Grid bookkeeping inside the results folder: attempt markers (removed when the grid ends) and the last
+#: bench's failed cells, which the report shows (a failed cell has no rows of its own).
+GRID_DIR = ".grid"
+FAILED_FILE = "failed_cells.csv"
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """What one cell ended with: the run's status, or "failed" with the reason."""
+
+    dataset: str
+    model: str
+    seed: int
+    status: Status
+    seconds: float
+    run_id: str = ""
+    error: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.model} on {self.dataset} (seed {self.seed})"
+
+
+def grid(
+    base: RunConfig, models: tuple[str, ...], datasets: tuple[str, ...], seeds: tuple[int, ...]
+) -> list[RunConfig]:
+    """Every cell of the grid, in the order the local executor runs them."""
+    return [replace(base, model=m, dataset=d, seed=s) for d in datasets for m in models for s in seeds]
+
+
+def prepare(dataset: str, profile: str, data_dir: str | None, device: str) -> str:
+    """Build what every cell of a dataset shares: its cached splits and (real text) its judge LM.
+
+    Returns "" when ready, else the one-line reason, which the dataset's cells then report as theirs.
+    """
+    from langgan_bench.config import resolve_device
+    from langgan_bench.datasets import load_dataset
+    from langgan_bench.metrics.lm import judge_lm
+    from langgan_bench.profiles import PROFILES
+
+    try:
+        p = PROFILES.get(profile)
+        full = load_dataset(dataset, data_dir)
+        if not full.is_synthetic:
+            judge_lm(full.limited(p.train_limit, p.valid_limit, p.test_limit), profile, resolve_device(device).type)
+    except UserError as e:
+        return str(e)
+    return ""
+
+
+def run_cell(cfg: RunConfig, threads: int | None = None, attempts: str | None = None, blocked: str = "") -> CellOutcome:
+    """Run one cell and report how it ended; never raises for a failed run (KeyboardInterrupt aside).
+
+    ``attempts``: a folder of attempt markers. A cell that finds its own marker is a retry after its worker
+    died, so it resumes from its checkpoint even in a ``--fresh`` grid. ``blocked``: the reason its dataset's
+    preparation failed, if it did.
+    """
+    from langgan_bench.runner import run
+
+    if blocked:
+        return CellOutcome(cfg.dataset, cfg.model, cfg.seed, "failed", 0.0, error=blocked)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    if attempts is not None:
+        marker = Path(attempts) / f"{cfg.dataset}-{cfg.model}-s{cfg.seed}"
+        if marker.exists():
+            cfg = replace(cfg, resume=True)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    start = time.monotonic()
+    try:
+        outcome = run(cfg, _log_for(cfg))
+    except UserError as e:
+        return CellOutcome(cfg.dataset, cfg.model, cfg.seed, "failed", time.monotonic() - start, error=str(e))
+    except Exception as e:  # a bug in one cell must not stop the grid; the reason goes into the report
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        reason = f"{type(e).__name__}: {e} ({Path(where.filename).name}:{where.lineno})"
+        return CellOutcome(cfg.dataset, cfg.model, cfg.seed, "failed", time.monotonic() - start, error=reason)
+    status: Status = "diverged" if outcome.status == "diverged" else "complete"
+    return CellOutcome(cfg.dataset, cfg.model, cfg.seed, status, time.monotonic() - start, outcome.run_id)
+
+
+def _log_for(cfg: RunConfig) -> Log:
+    prefix = f"[{cfg.dataset}/{cfg.model}/s{cfg.seed}] "
+    return lambda msg: print(prefix + msg, file=sys.stderr, flush=True)
+
+
+def run_local(cells: list[RunConfig], log: Log) -> Iterator[CellOutcome]:
+    """Today's behaviour: the cells one after another in this process."""
+    for cfg in cells:
+        log(f"=== {cfg.model} on {cfg.dataset} ({cfg.profile}, seed {cfg.seed})")
+        yield run_cell(cfg)
+
+
+@contextmanager
+def _dask_client(workers: int, threads: int, scheduler: str | None, gpu: bool) -> Iterator[Any]:
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UserError("--executor dask needs Dask: pip install 'langgan-bench[dask]'") from None
+    # a task whose worker dies is retried once, then fails with KilledWorker
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.worker.daemon": False}):
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError) as e:
+                raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+            with client:
+                yield client
+            return
+        n = workers
+        resources = None
+        if gpu:
+            import torch
+
+            n = min(workers, torch.cuda.device_count())
+            resources = {"GPU": 1}
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,  # one cell at a time per worker; torch's own threads are set per task
+            processes=True,
+            host="127.0.0.1",  # loopback only
+            dashboard_address=None,
+            resources=resources,
+            silence_logs=40,
+        )
+        with cluster, Client(cluster) as client:
+            yield client
+
+
+def run_dask(
+    cells: list[RunConfig],
+    log: Log,
+    workers: int = 2,
+    threads: int = 1,
+    scheduler: str | None = None,
+) -> Iterator[CellOutcome]:
+    """The cells as Dask tasks: a LocalCluster of ``workers`` processes on 127.0.0.1, or ``scheduler``'s."""
+    from langgan_bench.config import resolve_device
+
+    if not cells:
+        return
+    gpu = resolve_device(cells[0].device).type == "cuda"
+    resources = {"GPU": 1} if gpu else None
+    out = Path(cells[0].out)
+    out.mkdir(parents=True, exist_ok=True)
+    attempts = tempfile.mkdtemp(prefix="attempts-", dir=_grid_dir(out))
+    with _dask_client(workers, threads, scheduler, gpu) as client:
+        from distributed import as_completed
+
+        preps = {}
+        for cfg in cells:
+            key = (cfg.dataset, cfg.profile)
+            if key not in preps:
+                preps[key] = client.submit(
+                    prepare, cfg.dataset, cfg.profile, cfg.data_dir, cfg.device, resources=resources, pure=False
+                )
+        futures = {
+            client.submit(
+                run_cell, cfg, threads, attempts, preps[(cfg.dataset, cfg.profile)], resources=resources, pure=False
+            ): cfg
+            for cfg in cells
+        }
+        try:
+            for fut in as_completed(futures):
+                cfg = futures[fut]
+                try:
+                    yield fut.result()
+                except Exception as e:  # KilledWorker (died twice) or a failed prepare task
+                    reason = f"{type(e).__name__}: {e}"
+                    if type(e).__name__ == "KilledWorker":
+                        reason = "its worker died twice (killed, out of memory?); resume it with `bench` again"
+                    yield CellOutcome(cfg.dataset, cfg.model, cfg.seed, "failed", 0.0, error=reason)
+        except BaseException:
+            client.cancel(list(futures) + list(preps.values()), force=True)
+            raise
+        finally:
+            shutil.rmtree(attempts, ignore_errors=True)
+
+
+def _grid_dir(out: Path) -> Path:
+    path = out / GRID_DIR
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def record_failures(out: Path, failed: list[CellOutcome]) -> None:
+    """Keep the last bench's failed cells for the report (a header only when none failed)."""
+    from langgan_bench.results import atomic_write_text
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=[f.name for f in fields(CellOutcome)], lineterminator="\n")
+    w.writeheader()
+    for o in failed:
+        w.writerow(asdict(o))
+    atomic_write_text(out / GRID_DIR / FAILED_FILE, buf.getvalue())
+
+
+def read_failures(out: Path) -> list[dict[str, str]]:
+    """The failed cells of the last bench into ``out`` ([] when none, or when the file is unreadable)."""
+    path = out / GRID_DIR / FAILED_FILE
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            return [r for r in csv.DictReader(f) if None not in r and None not in r.values()]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []

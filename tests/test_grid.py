@@ -1,0 +1,65 @@
+"""The bench grid on Dask distributed: the same rows as the local executor, a killed worker's cell retried
+from its checkpoint, a failing cell recorded while the others complete."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .conftest import cli, rows_of
+
+pytest.importorskip("distributed")
+
+GRID = ("bench", "--models", "mle", "--datasets", "oracle", "--profile", "tiny", "--temperatures", "0.8,1")
+DASK = ("--executor", "dask", "--workers", "2", "--threads-per-worker", "1")
+
+
+def values(out):
+    return sorted((r["model"], r["seed"], r["temperature"], r["metric"], r["value"]) for r in rows_of(out))
+
+
+@pytest.fixture(scope="module")
+def local_grid(tmp_path_factory):
+    out = tmp_path_factory.mktemp("local")
+    proc = cli(*GRID, "--seeds", "0,1", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_dask_gives_the_local_rows_bitwise(local_grid, tmp_path):
+    proc = cli(*GRID, *DASK, "--seeds", "0,1", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert values(tmp_path) == values(local_grid) and len(values(tmp_path)) > 0
+    assert proc.stderr.count(": complete in ") == 2  # one line per finished cell
+    assert (tmp_path / "report" / "report.md").is_file()
+
+
+def test_a_killed_worker_is_retried_from_its_checkpoint(local_grid, tmp_path):
+    marker = tmp_path / "killed-once"
+    env = {"LANGGAN_KILL_AFTER_STEPS": "20", "LANGGAN_KILL_ONCE_MARKER": str(marker)}
+    proc = cli(*GRID, *DASK, "--seeds", "0,1", "--out", str(tmp_path / "out"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert marker.exists()  # a worker really died mid-cell
+    assert values(tmp_path / "out") == values(local_grid)
+
+
+def test_a_failing_cell_is_recorded_and_the_others_complete(tmp_path, data_dir):
+    broken = tmp_path / "data"
+    (broken / "image_coco").mkdir(parents=True)
+    for name in ("image_coco.txt", "test_coco.txt"):
+        (broken / "image_coco" / name).write_text("not the real file\n")
+    out = tmp_path / "out"
+    proc = cli(*GRID, *DASK, "--datasets", "oracle,coco", "--seeds", "0", "--data-dir", str(broken), "--out", str(out))
+    assert proc.returncode == 1
+    assert "1 of 2 cells failed" in proc.stderr and "Traceback" not in proc.stderr
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith(("oracle", "coco"))}
+    assert " complete " in lines["oracle"] and " failed " in lines["coco"] and "corrupt data file" in lines["coco"]
+    md = (out / "report" / "report.md").read_text()
+    assert "Failed cells" in md and "corrupt data file" in md
+
+
+def test_dask_options_need_the_dask_executor(tmp_path):
+    proc = cli(*GRID, "--workers", "3", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "go with --executor dask" in proc.stderr
+    assert not os.listdir(tmp_path)
