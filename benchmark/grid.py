@@ -92,6 +92,7 @@ def run_cell(cfg: RunConfig, threads: int | None = None, attempts: str | None = 
         import torch
 
         torch.set_num_threads(threads)
+    _pin_gpu(cfg.device)
     if attempts is not None:
         marker = Path(attempts) / f"{cfg.dataset}-{cfg.model}-s{cfg.seed}"
         if marker.exists():
@@ -109,6 +110,23 @@ def run_cell(cfg: RunConfig, threads: int | None = None, attempts: str | None = 
         return CellOutcome(cfg.dataset, cfg.model, cfg.seed, "failed", time.monotonic() - start, error=reason)
     status: Status = "diverged" if outcome.status == "diverged" else "complete"
     return CellOutcome(cfg.dataset, cfg.model, cfg.seed, status, time.monotonic() - start, outcome.run_id)
+
+
+def _pin_gpu(device: str) -> None:
+    """On a Dask worker of a LocalCluster with several GPUs, use the GPU of this worker's number (workers are
+    named 0..N-1), so that N workers use N GPUs; a worker started per GPU sees one and keeps it."""
+    import torch
+
+    if device == "cpu" or not torch.cuda.is_available():
+        return
+    try:
+        from distributed import get_worker
+
+        name = get_worker().name
+    except (ImportError, ValueError):
+        return  # not on a Dask worker
+    if isinstance(name, int) or str(name).isdigit():
+        torch.cuda.set_device(int(name) % torch.cuda.device_count())
 
 
 def _log_for(cfg: RunConfig) -> Log:
