@@ -245,8 +245,9 @@ def _run_record(results_dir: Path, run_id: str) -> dict:
 def environment_blocks(df: pd.DataFrame, results_dir: Path) -> list[Block]:
     rows = []
     runs = df[df.model != ORACLE_MODEL].drop_duplicates("run_id").sort_values(["dataset", "profile", "model", "seed"])
+    records = {rid: _run_record(results_dir, rid) for rid in runs.run_id}
     for r in runs.itertuples(index=False):
-        rec = _run_record(results_dir, r.run_id)
+        rec = records[r.run_id]
         wall = ""
         try:
             seconds = (
@@ -272,7 +273,7 @@ def environment_blocks(df: pd.DataFrame, results_dir: Path) -> list[Block]:
             ]
         )
     header = ["run", "model", "seed", "device", "threads", "training", "wall", "status", "git commit", "versions"]
-    platforms = sorted({str(_run_record(results_dir, rid).get("platform", "")) for rid in runs.run_id} - {""})
+    platforms = sorted({str(rec.get("platform", "")) for rec in records.values()} - {""})
     blocks: list[Block] = [("h2", "Environment"), ("table", (header, rows))]
     if platforms:
         blocks.append(("p", "Platform: " + "; ".join(platforms)))
