@@ -258,6 +258,8 @@ def _finished(r: ResolvedRun, paths: dict[str, Path], log: Callable[[str], None]
     status = record.get("status") if isinstance(record, dict) else None
     if status not in ("complete", "diverged") or not paths["rows"].is_file():
         return None
+    if status == "complete" and record.get("temperatures") != list(r.temperatures):
+        return None  # asked for other temperatures: the sweep goes on from sweep.json
     try:
         rows = read_rows_file(paths["rows"])
     except Exception:  # damaged rows are recomputed from sweep.json below

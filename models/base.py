@@ -78,20 +78,19 @@ class TrainContext:
         if not (self.resume and self.checkpoint_path and self.previous_path):
             return None
         candidates = [p for p in (self.checkpoint_path, self.previous_path) if p.is_file()]
+        damaged: list[Damaged] = []
         for path in candidates:
             try:
                 self._preloaded = (path, _checked_checkpoint(path, load_torch(path)))
             except Damaged as e:
-                self.log(f"langgan-bench: warning: {e}")
+                damaged.append(e)
                 continue
-            if path != self.checkpoint_path:
-                self.log(f"langgan-bench: resuming from the previous checkpoint {path.name}")
+            for e in damaged:  # one line each; the run goes on from the previous checkpoint
+                self.log(f"langgan-bench: warning: {e}; resuming from the previous checkpoint {path.name}")
             return path
-        if candidates:
-            raise UserError(
-                f"{self.checkpoint_path} is damaged and no usable previous checkpoint is left; "
-                "rerun without --resume to restart this run"
-            )
+        if damaged:
+            also = " (and so is the previous one)" if len(damaged) > 1 else ""
+            raise UserError(f"{damaged[0]}{also}; rerun without --resume to restart this run")
         return None
 
     def restore(self) -> dict[str, Any] | None:
