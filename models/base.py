@@ -136,6 +136,7 @@ class TrainContext:
     def progress(self, items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
         from tqdm.auto import tqdm
 
+        self.loading_from = None  # the model has taken its state back and starts a loop of steps
         # disable=None: a bar on a terminal, nothing in logs and tests
         yield from tqdm(items, desc=desc, total=total, leave=False, disable=None, file=sys.stderr)
 
