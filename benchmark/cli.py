@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from langgan_bench import __version__
-from langgan_bench.errors import UserError
+from langgan_bench.errors import Interrupted, UserError
 from langgan_bench.leaderboard import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_SEEDS
 
 EXIT_USAGE = 2
@@ -96,14 +98,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (a scheduler, `kill`, a closing terminal) is handled like Ctrl-C: the run is marked
+    # "interrupted" and stays resumable; the exit code is 128 + the signal's number, as a shell reports it
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
         return COMMANDS[args.command](args)
     except UserError as e:
         print(f"langgan-bench: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("langgan-bench: interrupted; continue with the same command and --resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        hint = "; continue with the same command and --resume" if args.command in ("run", "bench") else ""
+        print(f"langgan-bench: interrupted by {signal.Signals(signum).name}{hint}", file=sys.stderr)
+        return 128 + signum
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -202,18 +218,19 @@ def format_table(rows: list) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from langgan_bench.config import RunConfig, parse_temperatures
+    from langgan_bench.config import RunConfig, check_seed, parse_temperatures
     from langgan_bench.leaderboard import Executor, bench
 
     def names(text: str) -> tuple[str, ...]:
         return tuple(x.strip() for x in text.split(",") if x.strip())
 
     try:
-        seeds = tuple(int(x) for x in names(args.seeds))
+        seeds = tuple(check_seed(int(x), "--seeds") for x in names(args.seeds))
     except ValueError:
         raise UserError(f"--seeds {args.seeds!r}: expected integers, e.g. 0,1,2") from None
-    if not seeds:
-        raise UserError("--seeds needs at least one seed, e.g. 0,1,2")
+    for flag, given in (("--models", names(args.models)), ("--datasets", names(args.datasets)), ("--seeds", seeds)):
+        if not given:
+            raise UserError(f"{flag} needs at least one value")
     if args.workers < 1 or args.threads_per_worker < 1:
         raise UserError("--workers and --threads-per-worker must be at least 1")
     if args.executor != "dask" and (args.scheduler or args.workers != 2 or args.threads_per_worker != 1):
@@ -262,10 +279,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from langgan_bench.config import resolve_device
+    from langgan_bench.config import check_seed, resolve_device
     from langgan_bench.score import score_file
 
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    metrics = None
+    if args.metrics is not None:
+        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        if not metrics:  # "--metrics ," or "--metrics ''" would otherwise silently mean every metric
+            raise UserError(f"--metrics {args.metrics!r}: name at least one metric (see `langgan-bench list metrics`)")
+    check_seed(args.seed)
     values = score_file(
         args.dataset,
         Path(args.samples),

@@ -3,3 +3,11 @@
 
 class UserError(Exception):
     """Bad input from the user (unknown name, missing data, bad value): reported, never a traceback."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM turned into the same clean stop as Ctrl-C (SIGINT), remembering which signal it was."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

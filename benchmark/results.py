@@ -27,6 +27,17 @@ RUNS_DIR = "runs"
 ROWS_FILE = "rows.csv"
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
+#: Result files get the mode an ordinary ``open()`` would give them (0644 under the usual umask), like
+#: ``torch.save``'s checkpoints; ``mkstemp`` alone would leave them private (0600).
+FILE_MODE = 0o666 & ~_umask()
+
+
 @dataclass(frozen=True)
 class ResultRow:
     run_id: str
@@ -53,6 +64,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -20,7 +20,7 @@ import platform
 import shutil
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,14 +28,30 @@ from typing import Any
 import torch
 
 from langgan_bench import __version__
-from langgan_bench.config import RunConfig, apply_overrides, config_hash, git_commit, resolve_device
-from langgan_bench.datasets import load_dataset
+from langgan_bench.config import (
+    RunConfig,
+    apply_overrides,
+    config_hash,
+    git_commit,
+    resolve_device,
+    validate_run_config,
+)
+from langgan_bench.datasets import DATASETS, load_dataset
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.errors import UserError
 from langgan_bench.metrics import METRICS, MetricValue
 from langgan_bench.models import MODELS, Diverged, Model, TrainContext, TrainSummary
 from langgan_bench.profiles import PROFILES, Profile
-from langgan_bench.results import ROWS_FILE, RUNS_DIR, ResultRow, atomic_write_json, atomic_write_text, write_rows
+from langgan_bench.results import (
+    ROWS_FILE,
+    RUNS_DIR,
+    ResultRow,
+    atomic_write_json,
+    atomic_write_text,
+    read_rows_file,
+    write_rows,
+)
+from langgan_bench.storage import Damaged, load_torch, save_torch
 from langgan_bench.sweep import ORACLE_MODEL, evaluate, oracle_reference, sample_seed
 
 
@@ -55,24 +71,67 @@ def ensure_writable(folder: Path) -> Path:
         probe = folder / f".write-test-{os.getpid()}"
         probe.write_text("ok")
         probe.unlink()
-    except OSError as e:
-        raise UserError(f"results folder {folder} is not writable: {e.strerror or e}") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise UserError(f"results folder {folder} is not writable: {getattr(e, 'strerror', None) or e}") from None
     return folder
 
 
+def make_folders(folder: Path) -> list[Path]:
+    """``ensure_writable(folder)``, returning the folders it created (outermost first) so that a run that
+    fails can remove them again; on failure it removes them itself."""
+    missing = []
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    missing.reverse()
+    try:
+        ensure_writable(folder)
+    except UserError:
+        remove_empty(missing)
+        raise
+    return missing
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (innermost first) that are empty; a folder someone else filled stays."""
+    for folder in reversed(folders):
+        with suppress(OSError):
+            folder.rmdir()
+
+
 @contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    """One process per run folder at a time (a second identical run fails fast instead of interleaving)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "w") as f:
+def run_lock(run_dir: Path) -> Iterator[bool]:
+    """One process per run folder at a time (a second identical run fails fast instead of interleaving).
+
+    Yields whether this process starts the run (no ``config.json`` yet), decided under the lock: a process
+    that is refused never decides anything, so it can never remove a folder another process just created.
+    """
+    for _ in range(100):
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserError(f"run {run_dir.name} is already in progress in another process") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            f = open(run_dir / ".lock", "a")  # noqa: SIM115 (held for the whole block below)
+        except FileNotFoundError:  # the folder was removed by the process that held the lock before us
+            ensure_writable(run_dir)
+            continue
+        except OSError as e:
+            raise UserError(f"results folder {run_dir} is not writable: {e.strerror or e}") from None
+        with f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"run {run_dir.name} is already in progress in another process") from None
+            try:
+                same = os.stat(run_dir / ".lock").st_ino == os.fstat(f.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # we locked a file that was removed in between: lock the current one
+                continue
+            try:
+                yield not (run_dir / "config.json").exists()
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+            return
+    raise UserError(f"run {run_dir.name}: could not take its lock (its folder keeps disappearing)")
 
 
 def _now() -> str:
@@ -88,16 +147,22 @@ _SWEEP_ONLY = ("temperatures", "baseline_extra_temperatures")
 
 
 def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
-    """Run one model on one dataset end to end (see the module docstring for what lands where)."""
+    """Run one model on one dataset end to end (see the module docstring for what lands where).
+
+    Every input is checked before anything is written: a bad name, setting, seed, temperature or interval
+    is a one-line UserError and leaves no folder behind. Once the run's folder exists, a failure leaves the
+    run resumable (status "interrupted" or "failed" in config.json) or removes what this call created.
+    """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    validate_run_config(cfg)
     profile = PROFILES.get(cfg.profile)
     model_cls = MODELS.get(cfg.model)
+    DATASETS.get(cfg.dataset)
     temperatures = cfg.temperatures or profile.temperatures_for(cfg.model)
-    out = ensure_writable(Path(cfg.out))
     device = resolve_device(cfg.device)
+    model_config = apply_overrides(model_cls.config_for(profile.name), cfg.overrides)
     full = load_dataset(cfg.dataset, cfg.data_dir)
     dataset = full.limited(profile.train_limit, profile.valid_limit, profile.test_limit)
-    model_config = apply_overrides(model_cls.config_for(profile.name), cfg.overrides)
 
     identity = {
         "model": cfg.model,
@@ -110,17 +175,22 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
         "version": __version__,
     }
     run_id = f"{cfg.dataset}-{cfg.model}-{cfg.profile}-s{cfg.seed}-{config_hash(identity)}"
-    resolved = ResolvedRun(
-        cfg, run_id, out / RUNS_DIR / run_id, profile, model_cls, model_config, dataset, device, temperatures
-    )
-    created = not resolved.run_dir.exists()
+    # the model is built before anything is written: settings that cannot work on this dataset (a CNN
+    # filter wider than every sentence, a size too large to allocate) are refused here
+    torch.manual_seed(cfg.seed)
     try:
-        with run_lock(resolved.run_dir):
-            return _run_locked(resolved, log)
-    except UserError:
-        if created:
-            shutil.rmtree(resolved.run_dir, ignore_errors=True)  # nothing half-written
-        raise
+        model = model_cls(model_config, dataset, device)
+    except (ValueError, RuntimeError, MemoryError, OverflowError) as e:
+        raise UserError(f"{cfg.model} cannot be built with these settings on {cfg.dataset}: {e}") from None
+    resolved = ResolvedRun(
+        cfg, run_id, Path(cfg.out) / RUNS_DIR / run_id, profile, model_cls, model_config, dataset, device, temperatures
+    )
+    made = make_folders(resolved.run_dir)
+    try:
+        with run_lock(resolved.run_dir) as fresh:
+            return _run_locked(resolved, model, fresh, log)
+    finally:
+        remove_empty(made)  # only the empty ones: after a success or a refusal they are not
 
 
 @dataclass(frozen=True)
@@ -138,7 +208,74 @@ class ResolvedRun:
     temperatures: tuple[float, ...]
 
 
-def _run_locked(r: ResolvedRun, log: Callable[[str], None]) -> RunOutcome:
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def read_sweep(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """A run's ``sweep.json`` (finished temperatures and their metric values), checked; a one-line
+    UserError if it is damaged."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        for key, values in data.items():
+            if not (isinstance(key, str) and isinstance(values, list)):
+                raise ValueError(f"entry {key!r} is not a list")
+            for v in values:
+                if not (isinstance(v, dict) and set(v) == {f.name for f in dataclasses.fields(MetricValue)}):
+                    raise ValueError(f"entry {key!r} holds something that is not a metric value")
+                ok = (
+                    isinstance(v["metric"], str)
+                    and isinstance(v["signature"], str)
+                    and isinstance(v["value"], int | float)
+                    and isinstance(v["n_samples"], int)
+                )
+                if not ok:
+                    raise ValueError(f"entry {key!r} has a value of the wrong type")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        reason = e.strerror if isinstance(e, OSError) else str(e).splitlines()[0][:120]
+        raise UserError(f"{path} is damaged ({reason}); rerun without --resume to restart this run") from None
+    return data
+
+
+def read_generator_file(path: Path) -> dict[str, Any]:
+    """A run's ``generator.pt`` (model name, config, dataset and the generator's weights), loaded with
+    ``weights_only=True`` and checked; a one-line UserError if it is damaged."""
+    try:
+        data = load_torch(path)
+    except Damaged as e:
+        raise UserError(str(e)) from None
+    if not (isinstance(data, dict) and {"model", "model_config", "dataset", "state_dict"} <= set(data)):
+        raise UserError(f"{path} is damaged (not a langgan-bench generator file)")
+    if not all(isinstance(v, torch.Tensor) for v in data["state_dict"].values()):
+        raise UserError(f"{path} is damaged (its weights are not all tensors)")
+    return data
+
+
+def _finished(r: ResolvedRun, paths: dict[str, Path], log: Callable[[str], None]) -> RunOutcome | None:
+    """The stored outcome of a run that already finished (its rows readable), or None."""
+    record = _read_json(paths["config"])
+    status = record.get("status") if isinstance(record, dict) else None
+    if status not in ("complete", "diverged") or not paths["rows"].is_file():
+        return None
+    if status == "complete" and record.get("temperatures") != list(r.temperatures):
+        return None  # asked for other temperatures: the sweep goes on from sweep.json
+    try:
+        rows = read_rows_file(paths["rows"])
+    except Exception:  # damaged rows are recomputed from sweep.json below
+        return None
+    if not rows or any(row.run_id != r.run_id for row in rows):
+        return None
+    log(f"run {r.run_id} already finished ({status}); reusing its rows (run without --resume to redo it)")
+    files = [paths[k] for k in ("config", "rows", "generator", "checkpoint") if paths[k].is_file()]
+    return RunOutcome(r.run_id, r.run_dir, status, rows, files + sorted(paths["samples"].glob("T*.txt")))
+
+
+def _run_locked(r: ResolvedRun, model: Model, fresh: bool, log: Callable[[str], None]) -> RunOutcome:
     cfg, run_id, run_dir, profile, dataset, device = r.cfg, r.run_id, r.run_dir, r.profile, r.dataset, r.device
     model_config, temperatures = r.model_config, r.temperatures
     paths = {
@@ -149,12 +286,31 @@ def _run_locked(r: ResolvedRun, log: Callable[[str], None]) -> RunOutcome:
         "rows": run_dir / ROWS_FILE,
         "samples": run_dir / "samples",
     }
-    if not cfg.resume:
-        for name in ("checkpoint", "generator", "sweep", "rows"):
+    ctx = TrainContext(
+        device=device,
+        seed=cfg.seed,
+        checkpoint_path=paths["checkpoint"],
+        checkpoint_every_s=cfg.checkpoint_every_s,
+        resume=cfg.resume,
+        log=log,
+    )
+    assert ctx.previous_path is not None
+    paths["previous"] = ctx.previous_path
+    # what a resume reads back is checked before anything is written: a finished run's record is reused,
+    # never rewritten, and damaged state is refused while the folder is still as it was
+    done: dict[str, list[dict[str, Any]]] = {}
+    if cfg.resume:
+        finished = _finished(r, paths, log)
+        if finished is not None:
+            return finished
+        if paths["sweep"].is_file():
+            done = read_sweep(paths["sweep"])
+        if ctx.preload() is None:
+            log(f"--resume: no checkpoint for run {run_id} yet; starting it")
+    else:
+        for name in ("checkpoint", "previous", "generator", "sweep", "rows"):
             paths[name].unlink(missing_ok=True)
         shutil.rmtree(paths["samples"], ignore_errors=True)
-    elif not paths["checkpoint"].exists():
-        log(f"--resume: no checkpoint for run {run_id} yet; starting it")
 
     record: dict[str, Any] = {
         "run_id": run_id,
@@ -175,18 +331,46 @@ def _run_locked(r: ResolvedRun, log: Callable[[str], None]) -> RunOutcome:
         "threads": torch.get_num_threads(),
         "started": _now(),
     }
-    atomic_write_json(paths["config"], record)
+    try:
+        atomic_write_json(paths["config"], record)
+        return _train_and_sweep(r, model, ctx, paths, record, done, log)
+    except BaseException as e:
+        interrupted = isinstance(e, KeyboardInterrupt)
+        if fresh and not interrupted and not any(paths[k].is_file() for k in ("checkpoint", "previous")):
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth resuming: leave nothing behind
+        elif run_dir.is_dir():
+            error = f"{type(e).__name__}: {e}".splitlines()[0] if not interrupted else "interrupted"
+            record.update(status="interrupted" if interrupted else "failed", error=error, finished=_now())
+            atomic_write_json(paths["config"], record)  # never a stale "running"; --resume continues
+        raise
 
-    torch.manual_seed(cfg.seed)
-    model = r.model_cls(model_config, dataset, device)
-    ctx = TrainContext(
-        device=device,
-        seed=cfg.seed,
-        checkpoint_path=paths["checkpoint"],
-        checkpoint_every_s=cfg.checkpoint_every_s,
-        resume=cfg.resume,
-        log=log,
-    )
+
+def _fit(model: Model, dataset: Dataset, ctx: TrainContext) -> TrainSummary:
+    """``model.fit``; a checkpoint that unpickles but does not fit the model is a one-line UserError."""
+    try:
+        return model.fit(dataset, ctx)
+    except (Diverged, UserError, KeyboardInterrupt):
+        raise
+    except Exception as e:
+        if ctx.loading_from is None:
+            raise
+        raise UserError(
+            f"{ctx.loading_from} is damaged (it does not fit this model: {type(e).__name__}); "
+            "rerun without --resume to restart this run"
+        ) from None
+
+
+def _train_and_sweep(
+    r: ResolvedRun,
+    model: Model,
+    ctx: TrainContext,
+    paths: dict[str, Path],
+    record: dict[str, Any],
+    done: dict[str, list[dict[str, Any]]],
+    log: Callable[[str], None],
+) -> RunOutcome:
+    cfg, run_id, run_dir, profile, dataset, device = r.cfg, r.run_id, r.run_dir, r.profile, r.dataset, r.device
+    model_config, temperatures = r.model_config, r.temperatures
     metrics = [METRICS.get(name) for name in METRICS.names()]
     timestamp = _now()
     # overridden settings are a different model as far as tables are concerned
@@ -210,7 +394,7 @@ def _run_locked(r: ResolvedRun, log: Callable[[str], None]) -> RunOutcome:
         )
 
     try:
-        summary: TrainSummary = model.fit(dataset, ctx)
+        summary: TrainSummary = _fit(model, dataset, ctx)
     except Diverged as e:
         log(f"{cfg.model} {e}; recording the run as diverged")
         record.update(status="diverged", diverged={"step": e.step, "reason": e.reason}, finished=_now())
@@ -221,7 +405,7 @@ def _run_locked(r: ResolvedRun, log: Callable[[str], None]) -> RunOutcome:
         write_rows(paths["rows"], rows)
         return RunOutcome(run_id, run_dir, "diverged", rows, [paths["config"], paths["rows"]])
     gen = model.generator
-    torch.save(
+    save_torch(
         {
             "model": cfg.model,
             "model_config": asdict(model_config),
@@ -232,9 +416,6 @@ def _run_locked(r: ResolvedRun, log: Callable[[str], None]) -> RunOutcome:
     )
     record["training"] = dataclasses.asdict(summary)
 
-    done: dict[str, list[dict[str, Any]]] = {}
-    if cfg.resume and paths["sweep"].is_file():
-        done = json.loads(paths["sweep"].read_text())
     rows: list[ResultRow] = []
     sample_files = []
     for t in temperatures:

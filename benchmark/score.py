@@ -16,6 +16,25 @@ from langgan_bench.metrics import METRICS, EvalInputs, MetricSpec, MetricValue
 from langgan_bench.profiles import PROFILES
 from langgan_bench.sweep import score
 
+#: A line may hold at most this many times the tokens of the dataset's longest sentence (its ``max_len``):
+#: longer lines are refused, not truncated (a truncated sentence would get a number it does not deserve), and
+#: the metrics' memory and time grow with the longest line (one 100,000-token line took 50 s and 3.8 GB).
+LINE_LIMIT_FACTOR = 10
+#: Metrics that compare the samples among themselves need at least this many sentences.
+MIN_SENTENCES = {"self_bleu": 2, "fed": 2, "reverse_lm_score": 2}
+
+
+def _check_lengths(lines: list[str], tokens: list[list[str]] | None, ds: Dataset, what: str) -> None:
+    """Refuse any line longer than ``LINE_LIMIT_FACTOR`` x the dataset's longest sentence."""
+    limit = LINE_LIMIT_FACTOR * ds.max_len
+    counts = [len(t) for t in tokens] if tokens is not None else [len(line.split()) for line in lines]
+    for i, n in enumerate(counts, start=1):
+        if n > limit:
+            raise UserError(
+                f"{what}: line {i} has {n} tokens; the limit is {limit} "
+                f"({LINE_LIMIT_FACTOR}x the longest sentence of {ds.name})"
+            )
+
 
 def _synthetic_ids(lines: list[str], ds: Dataset, what: str) -> tuple[torch.Tensor, list[list[str]]]:
     rows = []
@@ -48,11 +67,21 @@ def score_file(
                 f"metric {spec.name!r} cannot score a file of sentences on {ds.name} "
                 f"(it needs {', '.join(spec.requires)}); usable here: {', '.join(usable)}"
             )
+    specs = specs or [METRICS.get(m) for m in METRICS.names() if METRICS.get(m).applies(ds, None, False)]
+    few = [s.name for s in specs if len(lines) < MIN_SENTENCES.get(s.name, 1)]
+    if few:
+        others = [s.name for s in specs if s.name not in few]
+        hint = f" (score it with --metrics {','.join(others)})" if others else ""
+        raise UserError(
+            f"{samples} holds {len(lines)} sentence(s), too few for {', '.join(few)}: they need at least "
+            f"{max(MIN_SENTENCES[n] for n in few)} sentences{hint}"
+        )
     if ds.is_synthetic:
         ids, tokens = _synthetic_ids(lines, ds, str(samples))
     else:
+        _check_lengths(lines, None, ds, str(samples))  # cheap first: tokenizing only adds tokens
         tokens = tokenize(lines, ds.tokenizer)
+        _check_lengths(lines, tokens, ds, str(samples))
         ids = encode(tokens, ds.vocab, max(len(t) for t in tokens) + 1)
-    specs = specs or [METRICS.get(m) for m in METRICS.names()]
     inputs = EvalInputs(ds, prof, ids, tokens, seed=seed, device=device)
     return score(inputs, specs)

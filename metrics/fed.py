@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import warnings
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,7 @@ from langgan_bench.datasets.files import cache_dir
 from langgan_bench.errors import UserError
 from langgan_bench.metrics.base import EvalInputs, MetricValue, register_metric, signature
 from langgan_bench.results import atomic_write_bytes
+from langgan_bench.storage import Damaged, cached, load_npz
 
 ENCODER = "all-MiniLM-L6-v2"
 EPS = 1e-6
@@ -96,14 +99,32 @@ def _reference_stats(dataset_ident: str, n: int, sentences: tuple[str, ...], dev
     """The real side is the same for every model and temperature of a dataset: embed it once per process
     (keyed by the dataset's content hash and n) and keep it on disk in the cache."""
     path = cache_dir() / "fed" / f"{dataset_ident}-test{n}-{ENCODER}.npz"
-    if path.is_file():
-        with np.load(path) as z:
-            return z["mu"], z["sigma"]
-    mu, sigma = gaussian_stats(embed(list(sentences), device))
-    buf = io.BytesIO()
-    np.savez(buf, mu=mu, sigma=sigma)
-    atomic_write_bytes(path, buf.getvalue())
+
+    def build() -> tuple[np.ndarray, np.ndarray]:
+        mu, sigma = gaussian_stats(embed(list(sentences), device))
+        buf = io.BytesIO()
+        np.savez(buf, mu=mu, sigma=sigma)
+        atomic_write_bytes(path, buf.getvalue())
+        return mu, sigma
+
+    # a damaged cached entry (truncated, corrupted, pickled objects) is recomputed with a one-line warning
+    return cached(path, load_stats, build, _warn)
+
+
+def load_stats(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Cached reference statistics (mean, covariance), checked; ``Damaged`` otherwise."""
+    z = load_npz(path, ("mu", "sigma"))
+    mu, sigma = z["mu"], z["sigma"]
+    d = mu.shape[0] if mu.ndim == 1 else -1
+    if not (d > 0 and sigma.shape == (d, d) and mu.dtype == sigma.dtype == np.float64):
+        raise Damaged(path, "not a mean vector and its covariance matrix")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise Damaged(path, "non-finite statistics")
     return mu, sigma
+
+
+def _warn(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 @register_metric(

@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
-import io
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
@@ -29,7 +29,7 @@ from langgan_bench.metrics.base import EvalInputs, MetricValue, register_metric,
 from langgan_bench.models.base import TrainContext, derive_seed, make_generator
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
 from langgan_bench.models.mle import MLEConfig, MLETraining, train_mle
-from langgan_bench.results import atomic_write_bytes
+from langgan_bench.storage import Damaged, cached, load_torch, save_torch
 
 #: The judge LM per profile; "paper" is the LM of "Language GANs Falling Short" (trained_models/news/
 #: word/best_mle: 2 x 512 LSTM, variational dropout 0.5, batch 128, Adam 1e-3, clip 10, 100 epochs).
@@ -66,15 +66,24 @@ def judge_lm(dataset: Dataset, profile: str, device: str = "cpu", log: Log | Non
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two runs needing the same judge train it once
-        if path.is_file():
+
+        def load(p: Path) -> LSTMGenerator:
             gen = make_generator(dataset, cfg.generator, torch.device(device))
-            gen.load_state_dict(torch.load(path, map_location=device, weights_only=True))
-        else:
+            state = load_torch(p, map_location=device)
+            try:
+                gen.load_state_dict(state)
+            except Exception as e:  # unpickled, but not this judge's weights
+                raise Damaged(p, f"not the weights of this judge: {type(e).__name__}") from None
+            return gen
+
+        def build() -> LSTMGenerator:
             (log or _stderr)(f"training the judge LM for {dataset.name} ({profile}); cached at {path}")
             gen = _fresh_lm(dataset, dataset, cfg, derive_seed("judge", key), device, log)
-            buf = io.BytesIO()
-            torch.save(gen.state_dict(), buf)
-            atomic_write_bytes(path, buf.getvalue())
+            save_torch(gen.state_dict(), path)
+            return gen
+
+        # a damaged cached judge (truncated, corrupted, crafted) is retrained with a one-line warning
+        gen = cached(path, load, build, log or _stderr)
     gen.eval()
     _JUDGES[key] = gen
     return gen

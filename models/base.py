@@ -19,14 +19,18 @@ from typing import Any, ClassVar, TypeVar
 import torch
 
 from langgan_bench.datasets.base import Dataset
+from langgan_bench.errors import UserError
 from langgan_bench.models.generator import Generator, LSTMGenerator
 from langgan_bench.registry import Registry
+from langgan_bench.storage import Damaged, load_torch, save_torch
 
 T = TypeVar("T")
 
 #: Test hook: SIGKILL this process after this many training steps (simulates a crash at a known point).
 ENV_KILL_AFTER_STEPS = "LANGGAN_KILL_AFTER_STEPS"
-#: With the hook above: kill only if this file does not exist yet (and create it), so a retry survives.
+#: Test hook: the signal sent after those steps (KILL by default; TERM and INT test a clean interruption).
+ENV_KILL_SIGNAL = "LANGGAN_KILL_SIGNAL"
+#: With the hooks above: signal only if this file does not exist yet (and create it), so a retry survives.
 ENV_KILL_ONCE_MARKER = "LANGGAN_KILL_ONCE_MARKER"
 
 
@@ -42,8 +46,11 @@ class Diverged(Exception):
 class TrainContext:
     """Device, seed, checkpoints and progress for one training run.
 
-    ``save`` writes the checkpoint atomically together with the global RNG states; ``restore`` loads it
-    back (when resuming) and restores those RNG states, so a resumed run continues bit-for-bit on CPU.
+    ``save`` writes the checkpoint atomically together with the global RNG states, keeping the one before
+    as ``<name>.prev.pt`` (a damaged last checkpoint then costs one interval, not the run); ``restore`` loads
+    it back (when resuming) and restores those RNG states, so a resumed run continues bit-for-bit on CPU.
+    Checkpoints hold tensors and plain containers only and are read with ``weights_only=True``: a crafted
+    file runs nothing, and a damaged one is refused with one line (or replaced by the previous one).
     """
 
     device: torch.device
@@ -55,20 +62,55 @@ class TrainContext:
     steps: int = 0
     _last_save: float = field(default_factory=time.monotonic)
     _kill_after: int | None = field(default_factory=lambda: _env_int(ENV_KILL_AFTER_STEPS))
+    #: the checkpoint ``restore`` returned, until the model has taken its first step or saved: an error in
+    #: between comes from a checkpoint that unpickled but does not fit the model (see ``loading_from``)
+    loading_from: Path | None = None
+    _preloaded: tuple[Path, dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def previous_path(self) -> Path | None:
+        return None if self.checkpoint_path is None else self.checkpoint_path.with_suffix(".prev.pt")
+
+    def preload(self) -> Path | None:
+        """Load and check the checkpoint to resume from, without touching any state: the path it came from
+        (the previous checkpoint when the last one is damaged), None if there is none or not resuming, and
+        a one-line UserError when every checkpoint there is damaged. ``restore`` then uses it."""
+        if self._preloaded is not None:
+            return self._preloaded[0]
+        if not (self.resume and self.checkpoint_path and self.previous_path):
+            return None
+        candidates = [p for p in (self.checkpoint_path, self.previous_path) if p.is_file()]
+        damaged: list[Damaged] = []
+        for path in candidates:
+            try:
+                self._preloaded = (path, _checked_checkpoint(path, load_torch(path)))
+            except Damaged as e:
+                damaged.append(e)
+                continue
+            for e in damaged:  # one line each; the run goes on from the previous checkpoint
+                self.log(f"langgan-bench: warning: {e}; resuming from the previous checkpoint {path.name}")
+            return path
+        if damaged:
+            also = " (and so is the previous one)" if len(damaged) > 1 else ""
+            raise UserError(f"{damaged[0]}{also}; rerun without --resume to restart this run")
+        return None
 
     def restore(self) -> dict[str, Any] | None:
-        if not (self.resume and self.checkpoint_path and self.checkpoint_path.is_file()):
+        """The checkpoint's model state (RNG states and step count restored), or None to start afresh."""
+        if self.preload() is None or self._preloaded is None:
             return None
-        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
+        path, state = self._preloaded
+        self._preloaded = None
         rng = state.pop("_rng")
         torch.set_rng_state(rng["torch"])
         if rng.get("cuda") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
-        self.steps = state.pop("_steps")
+        self.steps = int(state.pop("_steps"))
+        self.loading_from = path
         return state
 
     def save(self, state: dict[str, Any]) -> None:
-        if self.checkpoint_path is None:
+        if self.checkpoint_path is None or self.previous_path is None:
             return
         full = dict(
             state,
@@ -78,14 +120,16 @@ class TrainContext:
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             },
         )
-        tmp = self.checkpoint_path.with_suffix(".tmp")
-        torch.save(full, tmp)
-        os.replace(tmp, self.checkpoint_path)
+        if self.checkpoint_path.is_file():
+            os.replace(self.checkpoint_path, self.previous_path)
+        save_torch(full, self.checkpoint_path)
         self._last_save = time.monotonic()
+        self.loading_from = None
 
     def step_done(self, make_state: Callable[[], dict[str, Any]]) -> None:
         """Call after every optimisation step: checkpoints when the cadence has elapsed."""
         self.steps += 1
+        self.loading_from = None
         if time.monotonic() - self._last_save >= self.checkpoint_every_s:
             self.save(make_state())
         if self._kill_after is not None and self.steps >= self._kill_after:
@@ -94,14 +138,36 @@ class TrainContext:
                 try:
                     Path(marker).touch(exist_ok=False)
                 except FileExistsError:
-                    return  # killed once already
-            os.kill(os.getpid(), signal.SIGKILL)
+                    return  # signalled once already
+            os.kill(os.getpid(), _env_signal(ENV_KILL_SIGNAL))
 
     def progress(self, items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
         from tqdm.auto import tqdm
 
+        self.loading_from = None  # the model has taken its state back and starts a loop of steps
         # disable=None: a bar on a terminal, nothing in logs and tests
         yield from tqdm(items, desc=desc, total=total, leave=False, disable=None, file=sys.stderr)
+
+
+def _checked_checkpoint(path: Path, state: Any) -> dict[str, Any]:
+    """``state`` if it has the harness's own keys with the right types, else ``Damaged``."""
+    rng = state.get("_rng") if isinstance(state, dict) else None
+    if not (
+        isinstance(rng, dict)
+        and isinstance(rng.get("torch"), torch.Tensor)
+        and rng["torch"].dtype == torch.uint8
+        and rng["torch"].numel() == torch.get_rng_state().numel()
+        and isinstance(state.get("_steps"), int)
+        and state["_steps"] >= 0
+    ):
+        raise Damaged(path, "not a langgan-bench checkpoint")
+    return state
+
+
+def _env_signal(name: str) -> int:
+    """The signal named by ``name`` (KILL, TERM, INT...), SIGKILL by default."""
+    raw = os.environ.get(name) or "KILL"
+    return int(getattr(signal, "SIG" + raw.upper().removeprefix("SIG")))
 
 
 def _env_int(name: str) -> int | None:

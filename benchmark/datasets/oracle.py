@@ -13,6 +13,7 @@ sequence has exactly 20 tokens (no end-of-sentence token).
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from langgan_bench.datasets.base import Dataset, Vocab, hash_arrays
 from langgan_bench.datasets.files import RemoteFile, cache_dir, locate
 from langgan_bench.models.temperature import log_probs, pick
 from langgan_bench.results import atomic_write_bytes
+from langgan_bench.storage import Damaged, cached, load_npz
 
 VOCAB_SIZE = 5000
 EMB_DIM = 32
@@ -212,16 +214,14 @@ def build_synthetic(name: str, description: str, params: dict[str, np.ndarray]) 
     oracle = Oracle(params)
     params_hash = hash_arrays(*(np.asarray(params[k], dtype=np.float32) for k in PARAM_SHAPES))
     cache = cache_dir() / "synthetic" / f"{name}-{params_hash[:16]}-{GENERATION_VERSION}-seed{DATA_SEED}.npz"
-    splits = None
-    if cache.is_file():
-        try:
-            with np.load(cache) as z:
-                splits = {k: z[k] for k in SPLIT_SIZES}
-        except (OSError, ValueError, KeyError):
-            splits = None  # damaged cache entry: regenerate
-    if splits is None:
-        splits = _draw_disjoint(oracle, DATA_SEED)
-        _atomic_savez(cache, splits)
+
+    def build() -> dict[str, np.ndarray]:
+        drawn = _draw_disjoint(oracle, DATA_SEED)
+        _atomic_savez(cache, drawn)
+        return drawn
+
+    # a damaged cache entry (truncated, corrupted, not our arrays) is regenerated with a one-line warning
+    splits = cached(cache, load_splits, build, _warn)
     content_hash = hash_arrays(GENERATION_VERSION, params_hash, *(splits[k] for k in SPLIT_SIZES))
     return Dataset(
         name=name,
@@ -235,6 +235,20 @@ def build_synthetic(name: str, description: str, params: dict[str, np.ndarray]) 
         tokenizer="none",
         oracle=oracle,
     )
+
+
+def load_splits(path: Path) -> dict[str, np.ndarray]:
+    """The cached synthetic splits, checked (shapes, dtype, token range); ``Damaged`` otherwise."""
+    splits = load_npz(path, SPLIT_SIZES)
+    for name, size in SPLIT_SIZES.items():
+        a = splits[name]
+        if a.shape != (size, SEQ_LEN) or a.dtype != np.int64 or a.min() < 0 or a.max() >= VOCAB_SIZE:
+            raise Damaged(path, f"split {name} is not {size} x {SEQ_LEN} token ids")
+    return splits
+
+
+def _warn(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
