@@ -36,7 +36,7 @@ from langgan_bench.metrics import METRICS, MetricValue
 from langgan_bench.models import MODELS, Diverged, Model, TrainContext, TrainSummary
 from langgan_bench.profiles import PROFILES, Profile
 from langgan_bench.results import ROWS_FILE, RUNS_DIR, ResultRow, atomic_write_json, atomic_write_text, write_rows
-from langgan_bench.sweep import ORACLE_MODEL, evaluate, oracle_reference, sample_seed
+from langgan_bench.sweep import ORACLE_MODEL, SweepGenerator, evaluate, oracle_reference, sample_seed
 
 
 @dataclass(frozen=True)
@@ -233,6 +233,8 @@ def _run_locked(r: ResolvedRun, log: Callable[[str], None]) -> RunOutcome:
         done = json.loads(paths["sweep"].read_text())
     rows: list[ResultRow] = []
     sample_files = []
+    pending = [t for t in temperatures if _temp_name(t) not in done]
+    gen = SweepGenerator(gen, dataset.test, pending)  # NLL_test of every pending T in one pass over the test split
     for t in temperatures:
         key, sample_file = _temp_name(t), paths["samples"] / f"{_temp_name(t)}.txt"
         if key not in done or not sample_file.is_file():
