@@ -133,10 +133,11 @@ def fed_lm_section(data_dir: Path | None, log: Callable[[str], None]) -> list[st
 
 
 def main(data_dir: str | None, log: Callable[[str], None]) -> list[str]:
+    from langgan_bench import perf_phases
     from langgan_bench.datasets.files import data_dir as resolve
 
     folder = resolve(data_dir)
-    lines = [*bleu_section(folder, log), "", *fed_lm_section(folder, log)]
+    lines = [*perf_phases.report(folder, log), "", *bleu_section(folder, log), "", *fed_lm_section(folder, log)]
     try:
         from langgan_bench import perf_training
     except ImportError:

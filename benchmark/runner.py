@@ -52,7 +52,7 @@ from langgan_bench.results import (
     write_rows,
 )
 from langgan_bench.storage import Damaged, load_torch, save_torch
-from langgan_bench.sweep import ORACLE_MODEL, evaluate, oracle_reference, sample_seed
+from langgan_bench.sweep import ORACLE_MODEL, SweepGenerator, evaluate, oracle_reference, sample_seed
 
 
 @dataclass(frozen=True)
@@ -418,6 +418,8 @@ def _train_and_sweep(
 
     rows: list[ResultRow] = []
     sample_files = []
+    pending = [t for t in temperatures if _temp_name(t) not in done]
+    gen = SweepGenerator(gen, dataset.test, pending)  # NLL_test of every pending T in one pass over the test split
     for t in temperatures:
         key, sample_file = _temp_name(t), paths["samples"] / f"{_temp_name(t)}.txt"
         if key not in done or not sample_file.is_file():

@@ -6,6 +6,10 @@ not depend on which other temperatures were swept or in what order (a resumed sw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
+
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.metrics.base import EvalInputs, MetricSpec, MetricValue
 from langgan_bench.models.base import derive_seed
@@ -18,6 +22,32 @@ ORACLE_MODEL = "oracle"
 
 def sample_seed(seed: int, temperature: float) -> int:
     return derive_seed(seed, "sample", f"{temperature:g}")
+
+
+class SweepGenerator:
+    """The trained generator as the sweep sees it: NLL_test at every temperature of the sweep comes from one
+    pass over the test split (the logits of each chunk computed once, every temperature applied to them:
+    ``nll_many``), made at the first request; everything else goes to the generator itself. The values are
+    those of ``generator.nll(test, T)`` one temperature at a time (each temperature's sum is its own)."""
+
+    def __init__(self, generator: Generator, references: torch.Tensor, temperatures: Sequence[float]) -> None:
+        self.generator, self.references = generator, references
+        self.temperatures = sorted({float(t) for t in temperatures if t > 0})
+        self._nll: dict[float, float] | None = None
+
+    def sample(self, n: int, temperature: float = 1.0, seed: int = 0) -> torch.Tensor:
+        return self.generator.sample(n, temperature, seed)
+
+    def log_prob(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        return self.generator.log_prob(tokens, temperature)
+
+    def nll(self, tokens: torch.Tensor, temperature: float = 1.0) -> float:
+        many = getattr(self.generator, "nll_many", None)
+        if tokens is not self.references or temperature not in self.temperatures or many is None:
+            return self.generator.nll(tokens, temperature)
+        if self._nll is None:
+            self._nll = dict(zip(self.temperatures, many(self.references, self.temperatures), strict=True))
+        return self._nll[temperature]
 
 
 def score(inputs: EvalInputs, metrics: list[MetricSpec]) -> list[MetricValue]:

@@ -83,10 +83,16 @@ def _encoder(device: str) -> Any:
 
 
 def embed(sentences: list[str], device: str = "cpu") -> np.ndarray:
-    """all-MiniLM-L6-v2 embeddings (N, 384) in float64."""
+    """all-MiniLM-L6-v2 embeddings (N, 384) in float64.
+
+    Each distinct sentence is encoded once (samples at low temperatures repeat a lot: at T = 0 most are
+    one sentence) and its embedding repeated. The encoder pads each batch to its longest sentence, so a
+    sentence's embedding may differ from the one it gets in another batch by float32 rounding (~1e-7)."""
     model = _encoder(device)
-    out = model.encode(sentences, batch_size=128, convert_to_numpy=True, show_progress_bar=False)
-    return np.asarray(out, dtype=np.float64)
+    index: dict[str, int] = {}
+    rows = [index.setdefault(s, len(index)) for s in sentences]
+    out = model.encode(list(index), batch_size=128, convert_to_numpy=True, show_progress_bar=False)
+    return np.asarray(out, dtype=np.float64).reshape(len(index), -1)[rows]
 
 
 def fed(*, hypotheses: list[str], references: list[str], device: str = "cpu") -> float:

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from langgan_bench.datasets.base import sequence_mask, trim_padding
-from langgan_bench.models.temperature import log_probs, pick
+from langgan_bench.models.softmax_nll import softmax_nll, softmax_nll_many
+from langgan_bench.models.temperature import check_temperature, log_probs, pick
 
 State = list[tuple[torch.Tensor, torch.Tensor]]
 SAMPLE_BATCH = 1000  # fixed, so the same seed gives the same samples whatever the device memory
@@ -94,34 +95,56 @@ class LSTMGenerator(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher-forced next-token logits (B, L, V) for target tokens (B, L)."""
         h, _ = self.features(self.inputs_for(tokens))
-        return self.out(h) + self.logit_mask
+        return nn.functional.linear(h, self.out.weight, self.out_bias())
+
+    def out_bias(self) -> torch.Tensor:
+        """The output layer's bias with the padding mask folded in (a (V,) vector, never a (B, L, V) tensor)."""
+        return self.out.bias + self.logit_mask
 
     def step(self, prev: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """One step: previous token ids (B,) -> next-token logits (B, V) and the new state."""
         h, state = self.features(prev.unsqueeze(1), state)
-        return self.out(h[:, 0]) + self.logit_mask, state
+        return nn.functional.linear(h[:, 0], self.out.weight, self.out_bias()), state
 
     def mask(self, tokens: torch.Tensor) -> torch.Tensor:
         """Which positions of ``tokens`` count (up to and including the first EOS)."""
         return sequence_mask(tokens, self.eos_id)
 
     def log_prob(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-        """Per-token log-probabilities (B, L) at temperature T, 0 at positions past the end of a sentence."""
-        lp = log_probs(self(tokens), temperature).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
-        return torch.where(self.mask(tokens), lp, torch.zeros_like(lp))
+        """Per-token log-probabilities (B, L) at temperature T, 0 at positions past the end of a sentence.
 
-    @torch.no_grad()
+        Only the positions that count go through the output layer, fused with its cross-entropy
+        (``softmax_nll``): no (B, L, V) tensor is materialised."""
+        t = _positive(temperature)
+        h, _ = self.features(self.inputs_for(tokens))
+        if self.eos_id is None:  # every position counts (the synthetic oracle)
+            rows = softmax_nll(h.reshape(-1, h.shape[-1]), self.out.weight, self.out_bias(), tokens.reshape(-1), t)
+            return -rows.view(tokens.shape)
+        mask = self.mask(tokens)
+        rows = softmax_nll(h[mask], self.out.weight, self.out_bias(), tokens[mask], t)
+        return torch.zeros(tokens.shape, dtype=rows.dtype, device=rows.device).masked_scatter(mask, -rows)
+
     def nll(self, tokens: torch.Tensor, temperature: float = 1.0, batch_size: int = 500) -> float:
         """Mean per-token NLL (nats) of ``tokens`` in evaluation mode; never updates a weight."""
-        total, count = 0.0, 0
+        return self.nll_many(tokens, [temperature], batch_size)[0]
+
+    @torch.no_grad()
+    def nll_many(self, tokens: torch.Tensor, temperatures: list[float], batch_size: int = 500) -> list[float]:
+        """``nll`` at every temperature, the network run and the logits computed once per chunk of rows."""
+        temps = [_positive(t) for t in temperatures]
+        total = torch.zeros(len(temps), dtype=torch.float64, device=self.device)
+        count = 0
         # sentences of similar length share a chunk, so trimming the padding saves most of the work
         order = torch.argsort(self.mask(tokens).sum(dim=1), stable=True)
         with evaluating(self):
             for idx in order.split(batch_size):
-                chunk = trim_padding(tokens[idx], self.pad_id).to(self.device)
-                total -= float(self.log_prob(chunk, temperature).double().sum())
-                count += int(self.mask(chunk).sum())
-        return total / max(count, 1)
+                chunk = trim_padding(tokens[idx], self.pad_id)
+                mask = self.mask(chunk)
+                count += int(mask.sum())  # on the CPU copy: no device synchronisation
+                chunk, mask = chunk.to(self.device), mask.to(self.device)
+                h, _ = self.features(self.inputs_for(chunk))
+                total += softmax_nll_many(h[mask], self.out.weight, self.out_bias(), chunk[mask], temps)
+        return (total / max(count, 1)).tolist()
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0, seed: int = 0) -> torch.Tensor:
@@ -148,6 +171,32 @@ class LSTMGenerator(nn.Module):
             if self.eos_id is not None and bool(done.all()):
                 break  # every sentence has ended: the rest is padding
         return out
+
+
+def _positive(temperature: float) -> float:
+    t = check_temperature(temperature)
+    if t == 0.0:
+        raise ValueError("T = 0 is greedy decoding: it has no log-probabilities to score with")
+    return t
+
+
+def log_prob_from_logits(model: nn.Module, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """``log_prob`` for any model whose ``forward`` gives the teacher-forced logits (B, L, V) (LeakGAN's)."""
+    lp = log_probs(model(tokens), temperature).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    return torch.where(model.mask(tokens), lp, torch.zeros_like(lp))
+
+
+@torch.no_grad()
+def nll_from_logits(model: nn.Module, tokens: torch.Tensor, temperature: float = 1.0, batch_size: int = 500) -> float:
+    """``nll`` for any model with ``log_prob_from_logits`` as its ``log_prob``."""
+    total, count = 0.0, 0
+    order = torch.argsort(model.mask(tokens).sum(dim=1), stable=True)
+    with evaluating(model):
+        for idx in order.split(batch_size):
+            chunk = trim_padding(tokens[idx], model.pad_id).to(model.device)
+            total -= float(model.log_prob(chunk, temperature).double().sum())
+            count += int(model.mask(chunk).sum())
+    return total / max(count, 1)
 
 
 def pad_logit_mask(vocab_size: int, pad_id: int | None) -> torch.Tensor:

@@ -53,7 +53,13 @@ from langgan_bench.models.discriminators import (
     fresh_rounds,
     train_discriminator,
 )
-from langgan_bench.models.generator import LSTMGenerator, evaluating, pad_logit_mask
+from langgan_bench.models.generator import (
+    LSTMGenerator,
+    evaluating,
+    log_prob_from_logits,
+    nll_from_logits,
+    pad_logit_mask,
+)
 from langgan_bench.models.policy_gradient import check_collapse, check_finite, policy_gradient_loss
 from langgan_bench.models.rollout import rollout_rewards
 from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN
@@ -77,8 +83,8 @@ class LeakGenerator(nn.Module):
     # they only need ``step``, ``forward`` (teacher-forced logits) and the ids below.
     sample = LSTMGenerator.sample
     _sample_batch = LSTMGenerator._sample_batch
-    log_prob = LSTMGenerator.log_prob
-    nll = LSTMGenerator.nll
+    log_prob = log_prob_from_logits
+    nll = nll_from_logits
     mask = LSTMGenerator.mask
     inputs_for = LSTMGenerator.inputs_for
 

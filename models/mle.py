@@ -82,17 +82,17 @@ def train_mle(
         for b in ctx.progress(
             range(ps["batch"], len(batches)), desc=f"{label} epoch {epoch + 1}", total=len(batches) - ps["batch"]
         ):
-            x = trim_padding(data.train[batches[b]], gen.pad_id).to(gen.device)
-            lp = gen.log_prob(x)
-            n_tok = int(gen.mask(x).sum())
-            loss = -lp.sum() / n_tok
-            if not torch.isfinite(loss):
-                raise Diverged(ctx.steps, f"non-finite MLE loss {float(loss)}")
+            x = trim_padding(data.train[batches[b]], gen.pad_id)
+            n_tok = int(gen.mask(x).sum())  # counted on the CPU copy: no device synchronisation
+            loss = -gen.log_prob(x.to(gen.device)).sum() / n_tok  # fused output layer: no (B, L, V) tensors
+            value = float(loss.detach())  # the step's one synchronisation: the finiteness check and the sum
+            if not math.isfinite(value):
+                raise Diverged(ctx.steps, f"non-finite MLE loss {value}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(gen.parameters(), cfg.grad_clip)
             opt.step()
-            ps["loss_sum"] += float(loss.detach()) * n_tok
+            ps["loss_sum"] += value * n_tok
             ps["tokens"] += n_tok
             ps["batch"] = b + 1
             ctx.step_done(state)

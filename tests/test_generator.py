@@ -98,3 +98,30 @@ def test_locked_dropout_shares_one_mask_across_time():
     y = gen._drop(x)
     assert torch.equal(y[:, :1].expand_as(y), y)
     assert set(y.unique().tolist()) <= {0.0, 2.0}
+
+
+def test_fused_output_layer_matches_the_plain_log_softmax():
+    """log_prob's fused output layer (models/softmax_nll.py) against log_softmax + gather, values and
+    gradients (float32 rounding only), with and without EOS/padding, at T = 1 and T != 1."""
+    from langgan_bench.models.generator import log_prob_from_logits, nll_from_logits
+    from langgan_bench.sweep import SweepGenerator
+
+    for eos, pad in ((None, None), (1, 0)):
+        gen = make(eos=eos, pad=pad)
+        x = torch.randint(2, 12, (9, 7))
+        if eos is not None:
+            x[:4, 3], x[:4, 4:] = eos, pad
+        for t in (1.0, 0.6):
+            fused, plain = gen.log_prob(x, t), log_prob_from_logits(gen, x, t)
+            torch.testing.assert_close(fused, plain, rtol=0, atol=1e-5)
+            g1 = torch.autograd.grad(fused.sum(), list(gen.parameters()))
+            g2 = torch.autograd.grad(plain.sum(), list(gen.parameters()))
+            for a, b in zip(g1, g2, strict=True):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+        temps = [0.5, 1.0, 2.0]
+        many = gen.nll_many(x, temps, batch_size=4)
+        for t, v in zip(temps, many, strict=True):
+            assert v == pytest.approx(nll_from_logits(gen, x, t, batch_size=4), rel=1e-6)
+            assert gen.nll(x, t, batch_size=4) == v  # one temperature or several: the same sum
+        sweep = SweepGenerator(gen, x, [0.0, *temps])
+        assert [sweep.nll(x, t) for t in temps] == [gen.nll(x, t) for t in temps]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from langgan_bench.datasets import load_dataset
-from langgan_bench.datasets.oracle import PARAM_SHAPES, Oracle, seeded_params, seqgan_params
+from langgan_bench.datasets.oracle import DATA_SEED, PARAM_SHAPES, Oracle, seeded_params, seqgan_params
 
 
 def numpy_oracle_nll(p: dict[str, np.ndarray], tokens: np.ndarray) -> np.ndarray:
@@ -68,6 +68,10 @@ def test_seeded_oracle_is_reproducible_and_splits_are_disjoint():
     rows = [set(map(tuple, split.tolist())) for split in (ds.train, ds.valid, ds.test)]
     assert not (rows[0] & rows[2]) and not (rows[0] & rows[1]) and not (rows[1] & rows[2])
     assert not torch.equal(ds.train[:100], ds.test[:100])
+    # the data (possibly from a cache kept between test sessions, see conftest.py) is what generation gives:
+    # the first chunk of 500 training rows drawn afresh with the train split's seed
+    fresh = ds.oracle.sample_reproducible(500, np.random.default_rng(np.random.SeedSequence([DATA_SEED, 1])))
+    assert np.array_equal(fresh, ds.train[:500].numpy())
 
 
 def test_reproducible_sampling_does_not_depend_on_the_process():
