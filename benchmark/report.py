@@ -453,9 +453,16 @@ def build_report(
                 "better. On synthetic data the oracle row is the true distribution scored like a model: its "
                 "NLL_test is the floor.",
             ),
-            *verdict_blocks(verdict_table),
-            *failure_blocks(results_dir),
         ]
+        if ((cells.n == 1) & (cells.model != ORACLE_MODEL)).any():
+            blocks.append(
+                (
+                    "p",
+                    "Some figures come from one seed: with one seed there is no confidence interval, so they are "
+                    "shown without ± (never ± 0) and no verdict is drawn from them. Run more seeds (--seeds).",
+                )
+            )
+        blocks += [*verdict_blocks(verdict_table), *failure_blocks(results_dir)]
         for (dataset, profile), group in cells.groupby(["dataset", "profile"], sort=True):
             blocks.append(("h2", f"{dataset} — profile {profile}"))
             blocks += leaderboard_blocks(group)

@@ -60,7 +60,8 @@ def test_tiny_run_end_to_end(tiny_run):
     rows = rows_of(out)
     assert list(rows[0]) == list(FIELDS)
     temps = {float(r["temperature"]) for r in rows if r["model"] == "mle"}
-    assert temps == {0.0, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0}
+    # the profile's grid, plus the MLE baseline's extra temperatures (its curve must cover the GANs')
+    assert temps == {0.0, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0} | {0.3, 0.4, 3.0}
     by = {(r["model"], float(r["temperature"]), r["metric"]): r for r in rows}
     assert ("mle", 0.0, "nll_oracle") in by and ("mle", 0.0, "nll_test") not in by  # greedy has no NLL_test
     assert ("oracle", 1.0, "nll_test") in by  # the floor, as a reference row
@@ -201,7 +202,7 @@ def test_report_files(tiny_run):
     png = report / "oracle-tiny-nll.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (report / "report.md").read_text()
-    assert "![nll_oracle against nll_test](oracle-tiny-nll.png)" in md
+    assert r"![nll\_oracle against nll\_test](oracle-tiny-nll.png)" in md
     assert "| mle | 1 |" in md and "| oracle | 1 |" in md and r"nll\_oracle\|oracle:oracle@" in md
     assert "one seed there is no confidence interval" in md  # and no ± 0
     assert "<table>" in (report / "report.html").read_text()
