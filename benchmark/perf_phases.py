@@ -33,6 +33,7 @@ from langgan_bench.models.base import make_generator
 from langgan_bench.models.discriminators import DiscTraining, fresh_rounds, train_discriminator
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator, log_prob_from_logits, nll_from_logits
 from langgan_bench.models.mle import MLETraining, train_mle
+from langgan_bench.perf_training import _best as best_time
 
 REPEATS = 2
 NEGATIVES = 10_000  # the discriminator round's fresh negatives (and as many real sentences)
@@ -43,12 +44,7 @@ GOAL = {"mle_epoch": 1.7, "validation": 0.3, "g_step": 2.7, "d_round": 11.0}
 
 
 def _best(fn: Callable[[], Any], repeats: int = REPEATS) -> float:
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return min(out)
+    return best_time(fn, repeats)
 
 
 def cnn_flops(disc: Any, length: int) -> int:
