@@ -92,6 +92,10 @@ def run_cell(cfg: RunConfig, threads: int | None = None, attempts: str | None = 
         import torch
 
         torch.set_num_threads(threads)
+    if _on_dask_worker():
+        from langgan_bench.memory import tune_malloc
+
+        tune_malloc(respect_user=False)  # the nanny's MALLOC_TRIM_THRESHOLD_ made every batch mmap (2x slower)
     _pin_gpu(cfg.device)
     if attempts is not None:
         marker = Path(attempts) / f"{cfg.dataset}-{cfg.model}-s{cfg.seed}"
@@ -110,6 +114,16 @@ def run_cell(cfg: RunConfig, threads: int | None = None, attempts: str | None = 
         return CellOutcome(cfg.dataset, cfg.model, cfg.seed, "failed", time.monotonic() - start, error=reason)
     status: Status = "diverged" if outcome.status == "diverged" else "complete"
     return CellOutcome(cfg.dataset, cfg.model, cfg.seed, status, time.monotonic() - start, outcome.run_id)
+
+
+def _on_dask_worker() -> bool:
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
 
 
 def _pin_gpu(device: str) -> None:
@@ -148,8 +162,18 @@ def _dask_client(workers: int, threads: int, scheduler: str | None, gpu: bool) -
         from distributed import Client, LocalCluster
     except ImportError:
         raise UserError("--executor dask needs Dask: pip install 'langgan-bench[dask]'") from None
-    # a task whose worker dies is retried once, then fails with KilledWorker
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.worker.daemon": False}):
+    from langgan_bench.memory import WORKER_ENVIRON
+
+    settings = {
+        "distributed.scheduler.allowed-failures": 1,  # a task whose worker dies is retried once, then KilledWorker
+        "distributed.worker.daemon": False,
+        # the nanny's default MALLOC_TRIM_THRESHOLD_ would undo the allocator tuning (see memory.py)
+        "distributed.nanny.pre-spawn-environ": {
+            **WORKER_ENVIRON,
+            **{v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
+        },
+    }
+    with dask.config.set(settings):
         if scheduler:
             try:
                 client = Client(scheduler, timeout="20s")

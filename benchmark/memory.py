@@ -29,12 +29,21 @@ USER_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TO
 status = "not run"
 
 
-def tune_malloc() -> str:
-    """Keep large freed blocks in the process (see the module docstring); returns what was done."""
+#: The environment a Dask nanny gives its worker (it sets MALLOC_TRIM_THRESHOLD_=65536 by default, which
+#: also turns glibc's adaptive mmap threshold off: every batch's tensors would be mmap'ed and zeroed again).
+WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": str(THRESHOLD), "MALLOC_MMAP_THRESHOLD_": str(THRESHOLD)}
+
+
+def tune_malloc(respect_user: bool = True) -> str:
+    """Keep large freed blocks in the process (see the module docstring); returns what was done.
+
+    ``respect_user=False`` tunes even where glibc's variables are set: on a Dask worker they are the nanny's
+    default, not the user's choice.
+    """
     global status
     if os.environ.get("LANGGAN_MALLOC", "").lower() == "default":
         status = "off"
-    elif any(v in os.environ for v in USER_VARIABLES):
+    elif respect_user and any(v in os.environ for v in USER_VARIABLES):
         status = "user"
     elif not sys.platform.startswith("linux"):
         status = "not glibc"
