@@ -17,7 +17,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -245,11 +245,28 @@ def run_dask(
                     if type(e).__name__ == "KilledWorker":
                         reason = "its worker died twice (killed, out of memory?); resume it with `bench` again"
                     yield CellOutcome(cfg.dataset, cfg.model, cfg.seed, "failed", 0.0, error=reason)
-        except BaseException:
+        except BaseException:  # Ctrl-C, SIGTERM: stop every cell now; each stays resumable from its checkpoint
             client.cancel(list(futures) + list(preps.values()), force=True)
+            if scheduler is None:
+                _stop_workers(client)
             raise
         finally:
             shutil.rmtree(attempts, ignore_errors=True)
+
+
+def _stop_workers(client: Any) -> None:
+    """Kill our LocalCluster's worker processes at once: a running task cannot be cancelled, and closing the
+    cluster would wait for it to finish."""
+    import os
+    import signal
+
+    try:
+        pids = set(client.run(os.getpid).values()) - {os.getpid()}  # a LocalCluster's nannies live in this process
+    except Exception:  # already going down
+        return
+    for pid in pids:  # a nanny may start a fresh worker: it is idle (every task is cancelled) and closes with us
+        with suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _grid_dir(out: Path) -> Path:

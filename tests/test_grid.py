@@ -63,3 +63,25 @@ def test_dask_options_need_the_dask_executor(tmp_path):
     proc = cli(*GRID, "--workers", "3", "--out", str(tmp_path))
     assert proc.returncode == 2 and "go with --executor dask" in proc.stderr
     assert not os.listdir(tmp_path)
+
+
+def test_ctrl_c_stops_the_grid_and_leaves_it_resumable(local_grid, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import REPO
+
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "langgan_bench", *GRID, *DASK, "--seeds", "0,1", "--out", str(out)]
+    proc = subprocess.Popen(args, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("runs/*/checkpoint.pt")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)  # to the bench process alone: it must stop its workers itself
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    again = cli(*GRID, *DASK, "--seeds", "0,1", "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    assert values(out) == values(local_grid)
