@@ -227,13 +227,29 @@ def run_dask(
             key = (cfg.dataset, cfg.profile)
             if key not in preps:
                 preps[key] = client.submit(
-                    prepare, cfg.dataset, cfg.profile, cfg.data_dir, cfg.device, resources=resources, pure=False
+                    prepare,
+                    cfg.dataset,
+                    cfg.profile,
+                    cfg.data_dir,
+                    cfg.device,
+                    resources=resources,
+                    pure=False,
+                    priority=len(cells) + 1,
                 )
+        # the grid's order is kept as priorities (a dataset's MLE baseline, then its GANs, seed by seed), so a
+        # grid stopped early has whole datasets and the baseline rather than scattered cells
         futures = {
             client.submit(
-                run_cell, cfg, threads, attempts, preps[(cfg.dataset, cfg.profile)], resources=resources, pure=False
+                run_cell,
+                cfg,
+                threads,
+                attempts,
+                preps[(cfg.dataset, cfg.profile)],
+                resources=resources,
+                pure=False,
+                priority=len(cells) - i,
             ): cfg
-            for cfg in cells
+            for i, cfg in enumerate(cells)
         }
         try:
             for fut in as_completed(futures):
