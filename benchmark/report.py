@@ -27,7 +27,7 @@ from langgan_bench.grid import read_failures
 from langgan_bench.metrics import METRICS
 from langgan_bench.plots import PLOTS, curves, draw
 from langgan_bench.published import published_beside
-from langgan_bench.results import RUNS_DIR, atomic_write_text, is_safe_name, load_results
+from langgan_bench.results import RUNS_DIR, atomic_write_text, ensure_writable, is_safe_name, load_results
 from langgan_bench.stats import per_seed, summarize
 from langgan_bench.sweep import ORACLE_MODEL
 from langgan_bench.verdicts import BASELINE, verdicts
@@ -393,14 +393,7 @@ def _prepare(out_dir: Path) -> Path:
     """Create the report folder, or fail with one line (a file in the way, no permission)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"report folder {out_dir} is a file; give --out a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as err:
-        raise UserError(f"report folder {out_dir} is not writable: {err.strerror or err}") from None
-    return out_dir
+    return ensure_writable(out_dir, "report folder")
 
 
 def build_report(

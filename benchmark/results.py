@@ -59,6 +59,18 @@ FIELDS = tuple(f.name for f in fields(ResultRow))
 _TYPES = {"seed": int, "temperature": float, "value": float, "n_samples": int}
 
 
+def ensure_writable(folder: Path, role: str = "results folder") -> Path:
+    """Create ``folder`` if needed and prove it can be written, or fail with one line naming its ``role``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise UserError(f"{role} {folder} is not writable: {getattr(e, 'strerror', None) or e}") from None
+    return folder
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)

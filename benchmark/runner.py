@@ -48,6 +48,7 @@ from langgan_bench.results import (
     ResultRow,
     atomic_write_json,
     atomic_write_text,
+    ensure_writable,
     read_rows_file,
     write_rows,
 )
@@ -62,18 +63,6 @@ class RunOutcome:
     status: str  # "complete" or "diverged"
     rows: list[ResultRow]
     files: list[Path]
-
-
-def ensure_writable(folder: Path) -> Path:
-    """Create ``folder`` if needed and prove it can be written, or fail with one line."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.write_text("ok")
-        probe.unlink()
-    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
-        raise UserError(f"results folder {folder} is not writable: {getattr(e, 'strerror', None) or e}") from None
-    return folder
 
 
 def make_folders(folder: Path) -> list[Path]:
