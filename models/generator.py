@@ -19,7 +19,7 @@ from torch import nn
 
 from langgan_bench.datasets.base import sequence_mask, trim_padding
 from langgan_bench.models.softmax_nll import softmax_nll, softmax_nll_many
-from langgan_bench.models.temperature import check_temperature, log_probs, pick
+from langgan_bench.models.temperature import log_probs, pick, scoring_temperature
 
 State = list[tuple[torch.Tensor, torch.Tensor]]
 SAMPLE_BATCH = 1000  # fixed, so the same seed gives the same samples whatever the device memory
@@ -115,7 +115,7 @@ class LSTMGenerator(nn.Module):
 
         Only the positions that count go through the output layer, fused with its cross-entropy
         (``softmax_nll``): no (B, L, V) tensor is materialised."""
-        t = _positive(temperature)
+        t = scoring_temperature(temperature)
         h, _ = self.features(self.inputs_for(tokens))
         if self.eos_id is None:  # every position counts (the synthetic oracle)
             rows = softmax_nll(h.reshape(-1, h.shape[-1]), self.out.weight, self.out_bias(), tokens.reshape(-1), t)
@@ -131,7 +131,7 @@ class LSTMGenerator(nn.Module):
     @torch.no_grad()
     def nll_many(self, tokens: torch.Tensor, temperatures: list[float], batch_size: int = 500) -> list[float]:
         """``nll`` at every temperature, the network run and the logits computed once per chunk of rows."""
-        temps = [_positive(t) for t in temperatures]
+        temps = [scoring_temperature(t) for t in temperatures]
         total = torch.zeros(len(temps), dtype=torch.float64, device=self.device)
         count = 0
         # sentences of similar length share a chunk, so trimming the padding saves most of the work
@@ -171,13 +171,6 @@ class LSTMGenerator(nn.Module):
             if self.eos_id is not None and bool(done.all()):
                 break  # every sentence has ended: the rest is padding
         return out
-
-
-def _positive(temperature: float) -> float:
-    t = check_temperature(temperature)
-    if t == 0.0:
-        raise ValueError("T = 0 is greedy decoding: it has no log-probabilities to score with")
-    return t
 
 
 def log_prob_from_logits(model: nn.Module, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

@@ -11,10 +11,13 @@ a ``logsumexp`` instead was measured slower: ``logsumexp`` makes several passes.
 A/B against the plain path. The per-row results equal the plain path's to float32 rounding
 (≈ 2e-6 absolute on log-probabilities of ≈ −8.5; gradients ≈ 6e-7 relative).
 
-No-grad scoring (``softmax_nll_many``: validation NLL, NLL_test at every temperature of the sweep) computes
-the logits of a chunk once and applies every temperature to them. Its callers chunk by sentences (500 at a
-time); splitting those 10,000 rows further into cache-sized chunks of 128-4,096 rows was measured slower on
-the CPU (small products with an inner dimension of 32 use the cores badly), so there is no row chunking.
+No-grad scoring (``softmax_nll_many``: validation NLL, NLL_test at every temperature of the sweep, the
+oracle's NLL of samples) runs over blocks of rows whose (rows, V) logits fit in the cache (≈ 4 MiB: 209 rows
+for V = 5,000), computes each block's logits once and applies every temperature to them while they are
+cached. On the 2-core CPU, 10,000 rows × V 5,000 × 12 temperatures: 1.95 s as one block, 0.39 s in blocks
+of 256 rows; one temperature: 0.22 s → 0.08 s. The values are the same row by row (only the order of the
+float64 sum changes). The training path keeps the whole batch (1,280 rows): blocks were not faster there,
+the products' backward needs every row. On a GPU there is no blocking (``rows_per_block``).
 """
 
 from __future__ import annotations
@@ -51,14 +54,33 @@ def softmax_nll(
     return _SoftmaxNLL.apply(h, weight, bias, target, 1.0 / temperature)
 
 
+BLOCK_BYTES = 4 << 20  # CPU: a block of float32 logits this size stays in the cache (2 x 1 MiB L2, 32 MiB L3)
+
+
+def rows_per_block(vocab_size: int, device: torch.device) -> int | None:
+    """Rows of logits scored at a time: cache-sized blocks on a CPU, everything at once on a GPU (None)."""
+    return None if device.type != "cpu" else max(32, BLOCK_BYTES // (4 * vocab_size))
+
+
+@torch.no_grad()
+def target_log_probs(
+    h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, target: torch.Tensor, temperatures: list[float]
+) -> torch.Tensor:
+    """log softmax((h Wᵀ + b) / T)[target] per row and temperature: (len(temperatures), N), float32; the logits
+    of each cache-sized block of rows computed once and every temperature applied to them."""
+    out = torch.empty(len(temperatures), len(h), dtype=h.dtype, device=h.device)
+    rows = rows_per_block(weight.shape[0], h.device) or max(len(h), 1)
+    for start in range(0, len(h), rows):
+        z = _logits(h[start : start + rows], weight, bias, 1.0)
+        tgt = target[start : start + rows, None]
+        for i, t in enumerate(temperatures):
+            out[i, start : start + rows] = torch.log_softmax(z if t == 1.0 else z / t, dim=1).gather(1, tgt)[:, 0]
+    return out
+
+
 @torch.no_grad()
 def softmax_nll_many(
     h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, target: torch.Tensor, temperatures: list[float]
 ) -> torch.Tensor:
-    """Summed NLL (float64) at each temperature (len(temperatures),), the logits computed once per chunk."""
-    z = _logits(h, weight, bias, 1.0)
-    sums = [
-        -torch.log_softmax(z if t == 1.0 else z / t, dim=1).gather(1, target[:, None]).double().sum()
-        for t in temperatures
-    ]
-    return torch.stack(sums) if sums else torch.zeros(0, dtype=torch.float64, device=h.device)
+    """Summed NLL (float64) at each temperature (len(temperatures),), the logits computed once per block."""
+    return -target_log_probs(h, weight, bias, target, temperatures).double().sum(dim=1)

@@ -22,7 +22,8 @@ from torch import nn
 
 from langgan_bench.datasets.base import Dataset, Vocab, hash_arrays
 from langgan_bench.datasets.files import RemoteFile, cache_dir, locate
-from langgan_bench.models.temperature import log_probs, pick
+from langgan_bench.models.softmax_nll import target_log_probs
+from langgan_bench.models.temperature import pick, scoring_temperature
 from langgan_bench.results import atomic_write_bytes
 from langgan_bench.storage import Damaged, cached, load_npz
 
@@ -123,8 +124,10 @@ class Oracle(nn.Module):
             chunk = chunk.to(device)
             start = torch.full((chunk.shape[0], 1), START_TOKEN, dtype=torch.long, device=device)
             h = self._steps(torch.cat([start, chunk[:, :-1]], dim=1))
-            logp = log_probs(h @ self.wo + self.bo, temperature)
-            out.append(logp.gather(-1, chunk.unsqueeze(-1)).squeeze(-1).cpu())
+            # the output layer in cache-sized blocks of rows (softmax_nll.py); wo is (hidden, V)
+            t = [scoring_temperature(temperature)]
+            logp = target_log_probs(h.flatten(0, 1), self.wo.t(), self.bo, chunk.flatten(), t)
+            out.append(logp.view(chunk.shape).cpu())
         return torch.cat(out) if out else torch.zeros(0, tokens.shape[1])
 
     def nll(self, tokens: torch.Tensor, temperature: float = 1.0) -> float:
