@@ -16,6 +16,7 @@ page faults: run ``LANGGAN_MALLOC=default make perf`` for the figures without it
 
 from __future__ import annotations
 
+import itertools
 import resource
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from langgan_bench.config import resolve_device
 from langgan_bench.datasets import load_dataset
 from langgan_bench.models import MODELS, TrainContext
 from langgan_bench.models.base import make_generator
-from langgan_bench.models.discriminators import DiscTraining, fresh_rounds, train_discriminator
+from langgan_bench.models.discriminators import DiscTraining, RoundsProgress, train_discriminator
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator, log_prob_from_logits, nll_from_logits
 from langgan_bench.models.mle import MLETraining, train_mle
 from langgan_bench.perf_training import _best as best_time
@@ -132,7 +133,8 @@ def report(data_dir: Path | None, log: Callable[[str], None], limit: int | None 
     model = cls(cls.config_for("paper"), data, device)
     ctx = _ctx(device)
     log("SeqGAN: adversarial generator steps")
-    step = lambda: model._generator_step(ctx, lambda: {})  # noqa: E731
+    counter = itertools.count()
+    step = lambda: model.adversarial_step(ctx, next(counter))  # noqa: E731
     step()  # warm-up
     adv, b, length = model.config.adversarial, model.config.adversarial.batch_size, data.max_len
     v, hidden = len(data.vocab), model.config.generator.hidden_dim
@@ -150,8 +152,8 @@ def report(data_dir: Path | None, log: Callable[[str], None], limit: int | None 
 
     def d_round() -> None:
         train_discriminator(
-            model._disc_loss, model.d_opt, model.disc, model._negatives, data.train, d_cfg, fresh_rounds(), ctx,
-            lambda: {}, "perf-d",
+            model.discriminator_loss, model.d_opt, model.disc, model.negatives, data.train, d_cfg,
+            RoundsProgress(), ctx, lambda: {}, "perf-d",
         )  # fmt: skip
 
     log("SeqGAN: discriminator round")

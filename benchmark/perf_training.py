@@ -10,6 +10,7 @@ ScratchGAN: one discriminator and one generator update on fresh batches.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ from langgan_bench.datasets.base import Dataset
 from langgan_bench.models import MODELS, TrainContext
 from langgan_bench.models.generator import evaluating
 from langgan_bench.models.rollout import LSTMPolicy, rollout_rewards, rollout_rewards_loop
+from langgan_bench.models.template import AdversarialModel, AdversarialSteps
 
 PROFILE = "small"
 STEPS = 3  # timed steps per model, after one warm-up step
@@ -39,11 +41,17 @@ def _best(fn: Callable[[], Any], repeats: int) -> float:
 
 def _step_fn(model: Any, data: Dataset, ctx: TrainContext) -> tuple[Callable[[], Any], int]:
     """One adversarial step of ``model`` and the number of generated sentences it trains on."""
-    if model.name == "scratchgan":
-        counter = iter(range(10**9))
-        return lambda: model.train_step(data, ctx, next(counter)), model.config.training.batch_size
+    counter = itertools.count()
+    alternating = any(isinstance(p, AdversarialSteps) for p in model.phases())
+
+    def step() -> None:  # what the template runs for one step of the model's adversarial phase
+        n = next(counter)
+        if alternating:
+            model.discriminator_step(ctx, n)
+        model.adversarial_step(ctx, n)
+
     cfg = model.config.adversarial if hasattr(model.config, "adversarial") else model.config.training
-    return lambda: model._generator_step(ctx, lambda: {}), cfg.batch_size
+    return step, cfg.batch_size
 
 
 def throughput(name: str, data: Dataset, device: torch.device) -> tuple[float, int]:
@@ -96,7 +104,7 @@ def report(log: Callable[[str], None]) -> list[str]:
         f"GAN adversarial steps on oracle, {PROFILE} profile ({device}, {torch.get_num_threads()} threads), "
         f"mean of {STEPS} steps:"
     ]
-    for name in ("seqgan", "rankgan", "leakgan", "scratchgan"):
+    for name in [n for n in MODELS.names() if issubclass(MODELS.get(n), AdversarialModel)]:
         log(f"{name}: timing adversarial steps")
         seconds, sentences = throughput(name, data, device)
         lines.append(

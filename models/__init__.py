@@ -1,6 +1,6 @@
 """Models, registered by name; each trains the shared LSTM generator its own way."""
 
-from langgan_bench.models import leakgan, mle, rankgan, scratchgan, seqgan  # noqa: F401  (registers them)
+from langgan_bench.models import leakgan, maligan, mle, rankgan, relgan, scratchgan, seqgan  # noqa: F401  (registers)
 from langgan_bench.models.base import MODELS, Diverged, Model, TrainContext, TrainSummary
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
 

@@ -7,16 +7,18 @@ or resumes from the context's checkpoint in ``fit``, and exposes its Generator.
 from __future__ import annotations
 
 import abc
+import math
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import torch
+from torch import nn
 
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.errors import UserError
@@ -173,6 +175,30 @@ def _env_signal(name: str) -> int:
 def _env_int(name: str) -> int | None:
     raw = os.environ.get(name)
     return int(raw) if raw else None
+
+
+def optimise(
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    *,
+    step: int,
+    what: str,
+    clip: float | None = None,
+    clip_groups: Sequence[Iterable[torch.Tensor]] = (),
+) -> float:
+    """One update: check the loss is finite (else ``Diverged`` at ``step``), zero the gradients, backward,
+    clip the gradient norm of each of ``clip_groups`` separately to ``clip``, step. Returns the loss value
+    (the update's one synchronisation with the device)."""
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise Diverged(step, f"non-finite {what} {value}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip is not None:
+        for group in clip_groups:
+            nn.utils.clip_grad_norm_(group, clip)
+    optimizer.step()
+    return value
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from langgan_bench.datasets.base import sequence_mask
-from langgan_bench.models.base import TrainContext, derive_seed
+from langgan_bench.models.base import TrainContext, derive_seed, optimise
 from langgan_bench.models.generator import evaluating
-from langgan_bench.models.policy_gradient import check_collapse, check_finite
+from langgan_bench.models.policy_gradient import check_collapse
 
 SCORE_BATCH = 4096  # rows per forward pass when scoring many sentences (bounds memory, not results)
 
@@ -233,6 +233,17 @@ class DiscTraining:
     lr: float = 1e-4
 
 
+@dataclass
+class RoundsProgress:
+    """Where a stage of discriminator rounds stands (part of every checkpoint)."""
+
+    round: int = 0
+    epoch: int = 0
+    batch: int = 0
+    #: the round's negatives, kept in the checkpoint: the generator may depend on this discriminator
+    negatives: torch.Tensor | None = None
+
+
 def train_discriminator(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     opt: torch.optim.Optimizer,
@@ -240,52 +251,43 @@ def train_discriminator(
     sample: Callable[[int, int], torch.Tensor],
     real: torch.Tensor,
     cfg: DiscTraining,
-    prog: dict[str, Any],
+    prog: RoundsProgress,
     ctx: TrainContext,
     state: Callable[[], dict[str, Any]],
     label: str,
 ) -> float:
     """Train ``module`` by ``loss_fn(real, fake)`` for ``cfg.rounds`` rounds; returns the mean loss.
 
-    ``sample(n, seed)`` draws a round's negatives from the (fixed) generator. ``prog`` holds round, epoch,
-    batch and the round's negatives, and is part of the checkpoint; the real sentences and the batch order
-    are drawn with seeds from its counters, so a resumed run continues with the very same batch.
+    ``sample(n, seed)`` draws a round's negatives from the (fixed) generator. ``prog`` is part of the
+    checkpoint; the real sentences and the batch order are drawn with seeds from its counters, so a resumed run
+    continues with the very same batch.
     """
     device = next(module.parameters()).device
     for group in opt.param_groups:  # pre-training and adversarial rounds may use different rates
         group["lr"] = cfg.lr
     total, count = 0.0, 0
-    while prog["round"] < cfg.rounds:
-        r = prog["round"]
-        if "negatives" not in prog:  # kept in the checkpoint: the generator may depend on this discriminator
-            prog["negatives"] = sample(cfg.samples, derive_seed(ctx.seed, label, "negatives", r)).cpu()
-        fake = prog["negatives"]
+    while prog.round < cfg.rounds:
+        r = prog.round
+        if prog.negatives is None:
+            prog.negatives = sample(cfg.samples, derive_seed(ctx.seed, label, "negatives", r)).cpu()
+        fake = prog.negatives
         check_collapse(fake, ctx.steps)
         pick = torch.Generator().manual_seed(derive_seed(ctx.seed, label, "positives", r))
         pos = real[torch.randperm(len(real), generator=pick)[: cfg.samples]]
         n = min(len(pos), len(fake))
         half = max(cfg.batch_size // 2, 1)
-        while prog["epoch"] < cfg.epochs:
-            g = torch.Generator().manual_seed(derive_seed(ctx.seed, label, "order", r, prog["epoch"]))
+        while prog.epoch < cfg.epochs:
+            g = torch.Generator().manual_seed(derive_seed(ctx.seed, label, "order", r, prog.epoch))
             order_real, order_fake = torch.randperm(n, generator=g), torch.randperm(n, generator=g)
             batches = list(zip(order_real.split(half), order_fake.split(half), strict=True))
             module.train()
-            for b in range(prog["batch"], len(batches)):
+            for b in range(prog.batch, len(batches)):
                 i, j = batches[b]
                 loss = loss_fn(pos[i].to(device), fake[j].to(device))
-                check_finite(loss, ctx.steps, f"{label} discriminator loss")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total, count = total + float(loss.detach()), count + 1
-                prog["batch"] = b + 1
+                total += optimise(loss, opt, step=ctx.steps, what=f"{label} discriminator loss")
+                count += 1
+                prog.batch = b + 1
                 ctx.step_done(state)
-            prog.update(epoch=prog["epoch"] + 1, batch=0)
-        del prog["negatives"]
-        prog.update(round=r + 1, epoch=0)
+            prog.epoch, prog.batch = prog.epoch + 1, 0
+        prog.round, prog.epoch, prog.negatives = r + 1, 0, None
     return total / max(count, 1)
-
-
-def fresh_rounds() -> dict[str, Any]:
-    """The progress counters of a discriminator-training stage that has not started."""
-    return {"round": 0, "epoch": 0, "batch": 0}

@@ -82,9 +82,17 @@ class LSTMGenerator(nn.Module):
         bos = torch.full_like(tokens[:, :1], self.bos_id)
         return torch.cat([bos, tokens[:, :-1]], dim=1)
 
+    def embed_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Input embeddings (B, L, E) of token ids (B, L), or of soft one-hots (B, L, V) over the vocabulary
+        (relaxed samples: their embedding is the probability-weighted mix of the words' embeddings)."""
+        if inputs.is_floating_point():
+            return inputs @ self.embed.weight[: self.vocab_size]
+        return self.embed(inputs)
+
     def features(self, inputs: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """Top-layer hidden states (B, L, H) for input ids (B, L), and the final state."""
-        x = self._drop(self.embed(inputs))
+        """Top-layer hidden states (B, L, H) for input ids (B, L) or soft one-hots (B, L, V), and the final
+        state."""
+        x = self._drop(self.embed_inputs(inputs))
         new_state = []
         for i, lstm in enumerate(self.layers):
             x, hc = lstm(x, None if state is None else state[i])
@@ -105,6 +113,33 @@ class LSTMGenerator(nn.Module):
         """One step: previous token ids (B,) -> next-token logits (B, V) and the new state."""
         h, state = self.features(prev.unsqueeze(1), state)
         return nn.functional.linear(h[:, 0], self.out.weight, self.out_bias()), state
+
+    def sample_relaxed(
+        self, n: int, beta: float, generator: torch.Generator | None = None, soft_inputs: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` sentences drawn by the Gumbel-max trick (an exact draw from softmax(logits), like ``sample``
+        at T = 1) and their relaxed one-hots softmax(β·(logits + Gumbel noise)) (n, L, V), which carry
+        gradients back to the generator (RelGAN). The next step reads the drawn token, or with
+        ``soft_inputs`` its relaxed one-hot. Past a sentence's EOS: padding, and padding's one-hot."""
+        inp = torch.full((n, 1), self.bos_id, dtype=torch.long, device=self.device)
+        done = torch.zeros(n, dtype=torch.bool, device=self.device)
+        pad = self.pad_id if self.pad_id is not None else 0
+        pad_hot = nn.functional.one_hot(torch.tensor(pad, device=self.device), self.vocab_size).float()
+        state, hard, soft = None, [], []
+        for _ in range(self.max_len):
+            h, state = self.features(inp, state)
+            logits = nn.functional.linear(h[:, 0], self.out.weight, self.out_bias())
+            u = torch.rand(logits.shape, generator=generator, device=self.device)
+            y = logits - torch.log(-torch.log(u.clamp_(1e-20, 1.0 - 1e-7)))  # + Gumbel(0, 1) noise
+            tok, relaxed = y.argmax(dim=-1), torch.softmax(beta * y, dim=-1)
+            if self.eos_id is not None:
+                tok = torch.where(done, torch.full_like(tok, pad), tok)
+                relaxed = torch.where(done[:, None], pad_hot, relaxed)
+                done = done | (tok == self.eos_id)
+            hard.append(tok)
+            soft.append(relaxed)
+            inp = relaxed.unsqueeze(1) if soft_inputs else tok.unsqueeze(1)
+        return torch.stack(hard, dim=1), torch.stack(soft, dim=1)
 
     def mask(self, tokens: torch.Tensor) -> torch.Tensor:
         """Which positions of ``tokens`` count (up to and including the first EOS)."""

@@ -7,7 +7,7 @@ unit sub-goal g_t ∈ R^F. Every c steps the worker gets a new goal: the sum of 
 previous window (the learned ``goal_init`` in the first window), projected to w_t = normalise(ψ·goal) ∈ R^k. The
 WORKER LSTM reads the previous token and outputs a matrix O_t ∈ R^{V×k}; the logits are O_t·w_t.
 
-Training (each phase checkpointed and resumable at any step):
+Training (the template's phases, ``template.py``; each checkpointed and resumable at any step):
 1. Interleaved pre-training, ``cycles`` times: discriminator rounds on fresh negatives, then MLE epochs of the
    generator (worker: NLL with the goals held fixed; manager: −cos(f_{t+c} − f_t, goal_t) over windows).
 2. Adversarial epochs: one generator step on a fresh batch. Rewards Q come from K Monte Carlo roll-outs (the
@@ -31,10 +31,8 @@ What "lite" simplifies or leaves out, versus the paper and its code (CR-Gjx/Leak
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -43,16 +41,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from langgan_bench.datasets.base import Dataset, trim_padding
-from langgan_bench.models.base import MODELS, Model, TrainContext, TrainSummary, derive_seed
-from langgan_bench.models.discriminators import (
-    SCORE_BATCH,
-    CNNConfig,
-    CNNDiscriminator,
-    CNNFeatures,
-    DiscTraining,
-    fresh_rounds,
-    train_discriminator,
-)
+from langgan_bench.models.base import MODELS, TrainContext, derive_seed, optimise
+from langgan_bench.models.discriminators import SCORE_BATCH, CNNConfig, CNNDiscriminator, CNNFeatures, DiscTraining
 from langgan_bench.models.generator import (
     LSTMGenerator,
     evaluating,
@@ -60,10 +50,17 @@ from langgan_bench.models.generator import (
     nll_from_logits,
     pad_logit_mask,
 )
-from langgan_bench.models.policy_gradient import check_collapse, check_finite, policy_gradient_loss
+from langgan_bench.models.policy_gradient import check_collapse, policy_gradient_loss
 from langgan_bench.models.rollout import rollout_rewards
 from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN
 from langgan_bench.models.temperature import log_probs
+from langgan_bench.models.template import (
+    AdversarialEpochs,
+    AdversarialModel,
+    DiscriminatorRounds,
+    Phase,
+    SupervisedEpochs,
+)
 
 State = tuple[torch.Tensor, ...]
 
@@ -257,7 +254,7 @@ class LeakGANConfig:
 
 
 @MODELS.register("leakgan")
-class LeakGAN(Model):
+class LeakGAN(AdversarialModel):
     """LeakGAN-lite: hierarchical manager/worker generator with features leaked from the CNN discriminator."""
 
     name = "leakgan"
@@ -296,58 +293,44 @@ class LeakGAN(Model):
         self.mle_opt = torch.optim.Adam([{"params": g} for g in groups], lr=tr.lr)
         self.adv_opt = torch.optim.Adam([{"params": g} for g in groups], lr=tr.lr)
         self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=config.d_train.lr)
-        self.progress: dict[str, Any] = dict(
-            phase="pretrain", cycle=0, stage="d", d=fresh_rounds(), mle={"epoch": 0, "batch": 0},
-            epoch=0, g_total=0, reward=0.0, history=[], elapsed=0.0,
-        )  # fmt: skip
+
+    def phases(self) -> list[Phase]:
+        tr, d, name = self.config.training, self.config.d_train, self.name
+        pretrain = [
+            phase
+            for c in range(tr.cycles)  # interleaved pre-training: discriminator rounds, then MLE epochs
+            for phase in (
+                DiscriminatorRounds(d, f"{name}-d-pretrain-{c}"),
+                SupervisedEpochs(tr.mle_epochs, tr.batch_size, f"{name}-mle-pretrain-{c}"),
+            )
+        ]
+        return [*pretrain, AdversarialEpochs(tr.epochs, 1, d, tr.mle_every, tr.batch_size)]
+
+    def modules(self) -> dict[str, Any]:
+        return {"discriminator": self.disc, "generator": self.gen, "mle_opt": self.mle_opt, "adv_opt": self.adv_opt,
+                "d_opt": self.d_opt}  # fmt: skip
 
     @property
     def generator(self) -> LeakGenerator:
         return self.gen
 
-    def _modules(self) -> dict[str, Any]:
-        return {"discriminator": self.disc, "generator": self.gen, "mle_opt": self.mle_opt, "adv_opt": self.adv_opt,
-                "d_opt": self.d_opt}  # fmt: skip
-
-    def _state(self) -> dict[str, Any]:
-        return {**{k: m.state_dict() for k, m in self._modules().items()}, "progress": copy.deepcopy(self.progress)}
+    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return self.disc.loss(real, fake)
 
     def _update(self, opt: torch.optim.Optimizer, loss: torch.Tensor, ctx: TrainContext, what: str) -> None:
-        check_finite(loss, ctx.steps, what)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        for group in self.gen.param_groups():  # clipped separately, as the manager's and worker's updates are
-            nn.utils.clip_grad_norm_(group, self.config.training.grad_clip)
-        opt.step()
+        # the manager's and the worker's gradients are clipped separately, as their updates are
+        clip, groups = self.config.training.grad_clip, self.gen.param_groups()
+        optimise(loss, opt, step=ctx.steps, what=what, clip=clip, clip_groups=groups)
 
-    def _d_rounds(self, data: Dataset, ctx: TrainContext, state: Any, label: str) -> float:
-        return train_discriminator(
-            self.disc.loss, self.d_opt, self.disc, lambda n, s: self.gen.sample(n, 1.0, s), data.train,
-            self.config.d_train, self.progress["d"], ctx, state, label,
-        )  # fmt: skip
+    def supervised_step(self, x: torch.Tensor, ctx: TrainContext) -> None:
+        """MLE: the worker's NLL (goals held fixed) + the manager's goal loss with Q = 1."""
+        out, mask = self.gen.teacher_forced(x, hold_goals=True), self.gen.mask(x)
+        nll = policy_gradient_loss(token_log_probs(out, x), torch.ones(len(x)), mask)
+        self._update(self.mle_opt, nll + manager_loss(out, self.config.generator.step_size, mask), ctx, "MLE loss")
 
-    def _mle_epochs(self, data: Dataset, epochs: int, ctx: TrainContext, state: Any, label: str) -> None:
-        """Supervised epochs: worker NLL (goals held fixed) + the manager's goal loss with Q = 1."""
-        prog, tr, c = self.progress["mle"], self.config.training, self.config.generator.step_size
-        while prog["epoch"] < epochs:
-            g = torch.Generator().manual_seed(derive_seed(ctx.seed, label, prog["epoch"]))
-            batches = torch.randperm(len(data.train), generator=g).split(tr.batch_size)
-            self.gen.train()
-            for b in range(prog["batch"], len(batches)):
-                x = trim_padding(data.train[batches[b]], self.gen.pad_id).to(self.device)
-                out, mask = self.gen.teacher_forced(x, hold_goals=True), self.gen.mask(x)
-                nll = policy_gradient_loss(token_log_probs(out, x), torch.ones(len(x)), mask)
-                loss = nll + manager_loss(out, c, mask)
-                self._update(self.mle_opt, loss, ctx, "MLE loss")
-                prog["batch"] = b + 1
-                ctx.step_done(state)
-            prog.update(epoch=prog["epoch"] + 1, batch=0)
-        prog.update(epoch=0, batch=0)
-
-    def _generator_step(self, ctx: TrainContext, state: Any) -> None:
+    def adversarial_step(self, ctx: TrainContext, n: int) -> dict[str, float]:
         """One manager + worker update on a fresh batch (rewards from roll-outs at every window's end)."""
-        tr, c, p = self.config.training, self.config.generator.step_size, self.progress
-        n = p["g_total"]
+        tr, c = self.config.training, self.config.generator.step_size
         x = self.gen.sample(tr.batch_size, 1.0, derive_seed(ctx.seed, self.name, "g-batch", n)).to(self.device)
         check_collapse(x, ctx.steps)
         rng = torch.Generator(device=self.device).manual_seed(derive_seed(ctx.seed, self.name, "rollout", n))
@@ -359,51 +342,5 @@ class LeakGAN(Model):
         out, mask = self.gen.teacher_forced(x, hold_goals=True), self.gen.mask(x)
         worker = policy_gradient_loss(token_log_probs(out, x), intrinsic_rewards(out, c), mask)
         weights = rescale(q, tr.delta)[:, : len(window_ends(x.shape[1], c))]
-        loss = manager_loss(out, c, mask, weights) + worker
-        self._update(self.adv_opt, loss, ctx, "generator loss")
-        p.update(g_total=n + 1, reward=float(q.mean()), stage="mle" if (p["epoch"] + 1) % tr.mle_every == 0 else "d")
-        ctx.step_done(state)
-
-    def fit(self, dataset: Dataset, ctx: TrainContext) -> TrainSummary:
-        tr, p = self.config.training, self.progress
-        resumed = ctx.restore()
-        if resumed is not None:
-            for k, m in self._modules().items():
-                m.load_state_dict(resumed[k])
-            self.progress = p = resumed["progress"]
-        base, t0 = p["elapsed"], time.monotonic()
-
-        def state() -> dict[str, Any]:
-            p["elapsed"] = base + time.monotonic() - t0
-            return self._state()
-
-        while p["phase"] == "pretrain" and p["cycle"] < tr.cycles:
-            started = time.monotonic()
-            if p["stage"] == "d":
-                self._d_rounds(dataset, ctx, state, f"{self.name}-d-pretrain-{p['cycle']}")
-                p.update(stage="mle", d=fresh_rounds())
-            self._mle_epochs(dataset, tr.mle_epochs, ctx, state, f"{self.name}-mle-pretrain-{p['cycle']}")
-            p.update(cycle=p["cycle"] + 1, stage="d")
-            ctx.log(f"{self.name} pre-training cycle {p['cycle']}/{tr.cycles}  [{time.monotonic() - started:.1f}s]")
-            ctx.save(state())
-        if p["phase"] == "pretrain":
-            p.update(phase="adversarial", stage="g")
-        while p["epoch"] < tr.epochs:  # stages of an epoch: "g" -> ("mle" every mle_every epochs) -> "d"
-            e, started = p["epoch"], time.monotonic()
-            if p["stage"] == "g":
-                self._generator_step(ctx, state)
-            if p["stage"] == "mle":
-                self._mle_epochs(dataset, 1, ctx, state, f"{self.name}-mle-adv-{e}")
-                p["stage"] = "d"
-            d_loss = self._d_rounds(dataset, ctx, state, f"{self.name}-d-adv-{e}")
-            p["history"].append({"phase": "adversarial", "epoch": e + 1, "reward": p["reward"], "d_loss": d_loss})
-            ctx.log(
-                f"{self.name} adversarial epoch {e + 1}/{tr.epochs}: mean reward {p['reward']:.4f}  D loss "
-                f"{d_loss:.4f}  [{time.monotonic() - started:.1f}s]"
-            )
-            p.update(epoch=e + 1, stage="g", d=fresh_rounds())
-            ctx.save(state())
-        valid = self.gen.nll(dataset.valid)
-        ctx.log(f"{self.name}: validation NLL after adversarial training {valid:.4f}")
-        state()
-        return TrainSummary(p["epoch"], ctx.steps, p["epoch"], valid, p["elapsed"], p["history"])
+        self._update(self.adv_opt, manager_loss(out, c, mask, weights) + worker, ctx, "generator loss")
+        return {"reward": float(q.mean())}

@@ -10,13 +10,21 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import torch
 
 from langgan_bench.datasets.base import Dataset, trim_padding
-from langgan_bench.models.base import MODELS, Diverged, Model, TrainContext, TrainSummary, derive_seed, make_generator
+from langgan_bench.models.base import (
+    MODELS,
+    Model,
+    TrainContext,
+    TrainSummary,
+    derive_seed,
+    make_generator,
+    optimise,
+)
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
 
 
@@ -27,6 +35,22 @@ class MLETraining:
     grad_clip: float = 5.0
     max_epochs: int = 30
     patience: int = 3  # epochs without a better validation NLL before stopping
+
+
+@dataclass
+class MLEProgress:
+    """Where ``train_mle`` stands (part of every checkpoint)."""
+
+    epoch: int = 0
+    batch: int = 0
+    best_valid: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    loss_sum: float = 0.0
+    tokens: int = 0
+    elapsed: float = 0.0
+    stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,82 +67,69 @@ def train_mle(
     resumed: dict[str, Any] | None,
     snapshot: Callable[[dict[str, Any]], dict[str, Any]],
     label: str = "mle",
-) -> dict[str, Any]:
-    """Train ``gen`` by maximum likelihood with early stopping; returns the phase's final progress dict.
+) -> MLEProgress:
+    """Train ``gen`` by maximum likelihood with early stopping; returns the phase's final progress.
 
-    ``resumed`` is this phase's part of a checkpoint (or None); ``snapshot(phase_state)`` wraps the phase
-    state into the whole checkpoint (so a GAN can add its discriminator).
+    ``resumed`` is this phase's part of a checkpoint (or None): ``{"progress": MLEProgress, "optim": ...,
+    "best": ...}``; ``snapshot(phase_state)`` wraps the phase state (same keys) into the whole checkpoint (so a
+    GAN can add its discriminator).
     """
     opt = torch.optim.Adam(gen.parameters(), lr=cfg.lr)
-    ps: dict[str, Any] = dict(
-        epoch=0,
-        batch=0,
-        best_valid=math.inf,
-        best_epoch=0,
-        bad_epochs=0,
-        history=[],
-        loss_sum=0.0,
-        tokens=0,
-        elapsed=0.0,
-        stopped=False,
-    )
+    ps = MLEProgress()
     best: dict[str, torch.Tensor] | None = None
     if resumed is not None:
         ps, best = resumed["progress"], resumed["best"]
         opt.load_state_dict(resumed["optim"])
-    base_elapsed, t0 = ps["elapsed"], time.monotonic()
+    base_elapsed, t0 = ps.elapsed, time.monotonic()
 
     def state() -> dict[str, Any]:
-        ps["elapsed"] = base_elapsed + time.monotonic() - t0
+        ps.elapsed = base_elapsed + time.monotonic() - t0
         return snapshot({"progress": copy.deepcopy(ps), "optim": opt.state_dict(), "best": best})
 
     n = len(data.train)
-    while ps["epoch"] < cfg.max_epochs and not ps["stopped"]:
-        epoch = ps["epoch"]
+    while ps.epoch < cfg.max_epochs and not ps.stopped:
+        epoch = ps.epoch
         order = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(ctx.seed, label, epoch)))
         batches = order.split(cfg.batch_size)
         gen.train()
         started = time.monotonic()
         for b in ctx.progress(
-            range(ps["batch"], len(batches)), desc=f"{label} epoch {epoch + 1}", total=len(batches) - ps["batch"]
+            range(ps.batch, len(batches)), desc=f"{label} epoch {epoch + 1}", total=len(batches) - ps.batch
         ):
             x = trim_padding(data.train[batches[b]], gen.pad_id)
             n_tok = int(gen.mask(x).sum())  # counted on the CPU copy: no device synchronisation
             loss = -gen.log_prob(x.to(gen.device)).sum() / n_tok  # fused output layer: no (B, L, V) tensors
-            value = float(loss.detach())  # the step's one synchronisation: the finiteness check and the sum
-            if not math.isfinite(value):
-                raise Diverged(ctx.steps, f"non-finite MLE loss {value}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(gen.parameters(), cfg.grad_clip)
-            opt.step()
-            ps["loss_sum"] += value * n_tok
-            ps["tokens"] += n_tok
-            ps["batch"] = b + 1
+            value = optimise(
+                loss, opt, step=ctx.steps, what="MLE loss", clip=cfg.grad_clip, clip_groups=[gen.parameters()]
+            )
+            ps.loss_sum += value * n_tok
+            ps.tokens += n_tok
+            ps.batch = b + 1
             ctx.step_done(state)
         valid = gen.nll(data.valid)
-        improved = valid < ps["best_valid"]
+        improved = valid < ps.best_valid
         if improved:
             best = {k: v.detach().cpu().clone() for k, v in gen.state_dict().items()}
-            ps.update(best_valid=valid, best_epoch=epoch + 1, bad_epochs=0)
+            ps.best_valid, ps.best_epoch, ps.bad_epochs = valid, epoch + 1, 0
         else:
-            ps["bad_epochs"] += 1
-        train_nll = ps["loss_sum"] / max(ps["tokens"], 1)
-        ps["history"].append({"epoch": epoch + 1, "train_nll": train_nll, "valid_nll": valid})
+            ps.bad_epochs += 1
+        train_nll = ps.loss_sum / max(ps.tokens, 1)
+        ps.history.append({"epoch": epoch + 1, "train_nll": train_nll, "valid_nll": valid})
         ctx.log(
             f"{label} epoch {epoch + 1}/{cfg.max_epochs}: train NLL {train_nll:.4f}  valid NLL {valid:.4f}"
             f"{'  (best)' if improved else ''}  [{time.monotonic() - started:.1f}s]"
         )
-        ps.update(epoch=epoch + 1, batch=0, loss_sum=0.0, tokens=0, stopped=ps["bad_epochs"] >= cfg.patience)
-        if ps["stopped"]:
+        ps.epoch, ps.batch, ps.loss_sum, ps.tokens = epoch + 1, 0, 0.0, 0
+        ps.stopped = ps.bad_epochs >= cfg.patience
+        if ps.stopped:
             ctx.log(
                 f"{label}: early stop, no better validation NLL for {cfg.patience} epochs; "
-                f"keeping epoch {ps['best_epoch']}"
+                f"keeping epoch {ps.best_epoch}"
             )
         ctx.save(state())
     if best is not None:
         gen.load_state_dict(best)
-    ps["elapsed"] = base_elapsed + time.monotonic() - t0
+    ps.elapsed = base_elapsed + time.monotonic() - t0
     return ps
 
 
@@ -152,18 +163,20 @@ class MLE(Model):
 
     def fit(self, dataset: Dataset, ctx: TrainContext) -> TrainSummary:
         resumed = ctx.restore()
+        part = None
         if resumed is not None:
             self._gen.load_state_dict(resumed["generator"])
+            part = {**resumed["mle"], "progress": MLEProgress(**resumed["mle"]["progress"])}
 
         def snapshot(phase: dict[str, Any]) -> dict[str, Any]:
-            return {"generator": self._gen.state_dict(), "mle": phase}
+            return {"generator": self._gen.state_dict(), "mle": {**phase, "progress": asdict(phase["progress"])}}
 
-        ps = train_mle(self._gen, dataset, self.config.training, ctx, resumed and resumed["mle"], snapshot)
+        ps = train_mle(self._gen, dataset, self.config.training, ctx, part, snapshot)
         return TrainSummary(
-            epochs=ps["epoch"],
+            epochs=ps.epoch,
             steps=ctx.steps,
-            best_epoch=ps["best_epoch"],
-            best_valid_nll=ps["best_valid"],
-            train_seconds=ps["elapsed"],
-            history=ps["history"],
+            best_epoch=ps.best_epoch,
+            best_valid_nll=ps.best_valid,
+            train_seconds=ps.elapsed,
+            history=ps.history,
         )

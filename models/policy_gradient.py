@@ -54,6 +54,12 @@ class MovingAverageBaseline:
     decay: float
     value: float = 0.0
 
+    def state_dict(self) -> dict[str, float]:
+        return {"value": self.value}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.value = float(state["value"])
+
     def update(self, returns: torch.Tensor, mask: torch.Tensor) -> float:
         m = mask.to(returns.dtype)
         mean = float((returns * m).sum() / m.sum().clamp(min=1.0))

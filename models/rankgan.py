@@ -22,7 +22,7 @@ from langgan_bench.models.discriminators import CNNConfig, CNNRanker, DiscTraini
 from langgan_bench.models.generator import GeneratorConfig
 from langgan_bench.models.mle import MLETraining
 from langgan_bench.models.rollout import RewardFn
-from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN, AdversarialTraining, SeqGAN
+from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN, AdversarialTraining, SeqGAN, SeqGANConfig
 
 
 @dataclass(frozen=True)
@@ -33,13 +33,10 @@ class Ranking:
 
 
 @dataclass(frozen=True)
-class RankGANConfig:
-    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
-    pretrain: MLETraining = field(default_factory=MLETraining)
-    discriminator: CNNConfig = field(default_factory=CNNConfig)
-    d_pretrain: DiscTraining = field(default_factory=DiscTraining)
+class RankGANConfig(SeqGANConfig):
+    """SeqGAN's settings (the ranker's rounds make one pass over their negatives) and the ranking's."""
+
     d_train: DiscTraining = field(default_factory=lambda: DiscTraining(rounds=5, epochs=1))
-    adversarial: AdversarialTraining = field(default_factory=AdversarialTraining)
     ranking: Ranking = field(default_factory=Ranking)
 
 
@@ -85,18 +82,18 @@ class RankGAN(SeqGAN):
         ),
     }
 
-    def _make_discriminator(self, dataset: Dataset) -> nn.Module:
+    def make_discriminator(self, dataset: Dataset) -> nn.Module:
         return CNNRanker(len(dataset.vocab), dataset.max_len, self.config.discriminator, self.config.ranking.gamma)
 
     def _real(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         idx = torch.randint(len(self.train_data), (n,), generator=generator)
         return self.train_data[idx].to(self.device)
 
-    def _disc_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         # a fresh reference set per batch, from the global RNG (saved and restored with every checkpoint)
         return self.disc.loss(real, fake, self._real(self.config.ranking.ref_size))
 
-    def _reward_fn(self, seed: int) -> RewardFn:
+    def reward_fn(self, seed: int) -> RewardFn:
         """R(s | U, C⁺) with a reference set U and a real comparison set C⁺ drawn for this generator step."""
         g = torch.Generator().manual_seed(seed)
         refs, comparison = (

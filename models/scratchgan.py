@@ -8,31 +8,29 @@ Every step, on a large batch: one discriminator update, then one generator updat
   r_t = 2·D(x_{1..t}) − 1, discounted returns R_t = Σ_{s≥t} γ^{s−t} r_s, and a moving-average baseline b of the
   mean return; loss −Σ_t (R_t − b)·log π(x_t | x_<t).
 Each update draws its own fresh generated batch (the authors' graph samples anew in each session run). The
-whole state (both networks, both optimisers, the baseline, the step counter) is checkpointed, so a run resumes
-at any step.
+whole state (both networks, both optimisers, the baseline, the step counter) is checkpointed by the template
+(``template.py``), so a run resumes at any step.
 """
 
 from __future__ import annotations
 
-import copy
-import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 
 from langgan_bench.datasets.base import Dataset, trim_padding
-from langgan_bench.models.base import MODELS, Model, TrainContext, TrainSummary, derive_seed, make_generator
+from langgan_bench.models.base import MODELS, TrainContext, derive_seed, make_generator, optimise
 from langgan_bench.models.discriminators import LSTMDiscConfig, LSTMDiscriminator
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
 from langgan_bench.models.policy_gradient import (
     MovingAverageBaseline,
     check_collapse,
-    check_finite,
     dense_rewards,
     discounted_returns,
     policy_gradient_loss,
 )
+from langgan_bench.models.template import AdversarialModel, AdversarialSteps, Phase
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ class ScratchGANConfig:
 
 
 @MODELS.register("scratchgan")
-class ScratchGAN(Model):
+class ScratchGAN(AdversarialModel):
     """ScratchGAN: no pre-training; dense discounted rewards from an LSTM discriminator, large batches."""
 
     name = "scratchgan"
@@ -87,86 +85,54 @@ class ScratchGAN(Model):
         self.g_opt = torch.optim.Adam(self.gen.parameters(), lr=tr.g_lr, betas=(tr.beta1, 0.999))
         self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=tr.d_lr, betas=(tr.beta1, 0.999))
         self.baseline = MovingAverageBaseline(tr.baseline_decay)
-        self.progress: dict[str, Any] = dict(step=0, baseline=0.0, history=[], elapsed=0.0, log=[0.0, 0.0, 0.0, 0])
+
+    def phases(self) -> list[Phase]:
+        tr = self.config.training
+        return [AdversarialSteps(tr.steps, tr.log_every)]  # no pre-training: that is the point
+
+    def modules(self) -> dict[str, Any]:
+        return {
+            "generator": self.gen,
+            "discriminator": self.disc,
+            "g_opt": self.g_opt,
+            "d_opt": self.d_opt,
+            "baseline": self.baseline,
+        }
 
     @property
     def generator(self) -> LSTMGenerator:
         return self.gen
 
-    def _modules(self) -> dict[str, Any]:
-        return {"generator": self.gen, "discriminator": self.disc, "g_opt": self.g_opt, "d_opt": self.d_opt}
-
-    def _real_batch(self, data: Dataset, ctx: TrainContext, step: int) -> torch.Tensor:
+    def _real_batch(self, ctx: TrainContext, step: int) -> torch.Tensor:
         """Batches walk through a seeded permutation of the training set, epoch after epoch (columns that are
         padding in every row are cut off: both networks are causal, so no number changes)."""
-        bs = min(self.config.training.batch_size, len(data.train))
-        per_epoch = len(data.train) // bs
+        bs = min(self.config.training.batch_size, len(self.train_data))
+        per_epoch = len(self.train_data) // bs
         epoch, b = divmod(step, per_epoch)
         order = torch.randperm(
-            len(data.train), generator=torch.Generator().manual_seed(derive_seed(ctx.seed, self.name, epoch))
+            len(self.train_data), generator=torch.Generator().manual_seed(derive_seed(ctx.seed, self.name, epoch))
         )
-        return trim_padding(data.train[order[b * bs : (b + 1) * bs]], self.gen.pad_id).to(self.device)
+        return trim_padding(self.train_data[order[b * bs : (b + 1) * bs]], self.gen.pad_id).to(self.device)
 
     def _fake_batch(self, ctx: TrainContext, step: int, purpose: str) -> torch.Tensor:
         x = self.gen.sample(self.config.training.batch_size, 1.0, derive_seed(ctx.seed, self.name, purpose, step))
         check_collapse(x, ctx.steps)
         return trim_padding(x, self.gen.pad_id).to(self.device)
 
-    def train_step(self, data: Dataset, ctx: TrainContext, s: int) -> tuple[float, float, float, float]:
-        """One discriminator and one generator update; returns (D loss, mean D(fake), G loss, baseline)."""
-        tr = self.config.training
-        # discriminator: real vs a fresh generated batch, at every step of every sentence
+    def discriminator_step(self, ctx: TrainContext, n: int) -> dict[str, float]:
+        """Real vs a fresh generated batch, cross-entropy at every step of every sentence."""
         self.disc.train()
-        d_loss = self.disc.loss(self._real_batch(data, ctx, s), self._fake_batch(ctx, s, "d-batch"))
-        check_finite(d_loss, ctx.steps, "discriminator loss")
-        self.d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.d_opt.step()
-        # generator: dense discounted rewards on another fresh batch
-        x = self._fake_batch(ctx, s, "g-batch")
+        d_loss = self.disc.loss(self._real_batch(ctx, n), self._fake_batch(ctx, n, "d-batch"))
+        return {"d_loss": optimise(d_loss, self.d_opt, step=ctx.steps, what="discriminator loss")}
+
+    def adversarial_step(self, ctx: TrainContext, n: int) -> dict[str, float]:
+        """REINFORCE with dense discounted rewards and the moving-average baseline, on another fresh batch."""
+        x = self._fake_batch(ctx, n, "g-batch")
         mask = self.gen.mask(x)
         prob = self.disc.prob_real(x)
-        returns = discounted_returns(dense_rewards(prob, mask), tr.gamma)
+        returns = discounted_returns(dense_rewards(prob, mask), self.config.training.gamma)
         b = self.baseline.update(returns, mask)
         self.gen.train()
         g_loss = policy_gradient_loss(self.gen.log_prob(x), returns, mask, b)
-        check_finite(g_loss, ctx.steps, "generator loss")
-        self.g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.g_opt.step()
-        return float(d_loss.detach()), float(prob[mask].mean()), float(g_loss.detach()), b
-
-    def fit(self, dataset: Dataset, ctx: TrainContext) -> TrainSummary:
-        tr = self.config.training
-        resumed = ctx.restore()
-        if resumed is not None:
-            for k, m in self._modules().items():
-                m.load_state_dict(resumed[k])
-            self.progress = resumed["progress"]
-        p = self.progress
-        self.baseline.value = p["baseline"]
-        base, t0 = p["elapsed"], time.monotonic()
-
-        def state() -> dict[str, Any]:
-            p.update(elapsed=base + time.monotonic() - t0, baseline=self.baseline.value)
-            return {**{k: m.state_dict() for k, m in self._modules().items()}, "progress": copy.deepcopy(p)}
-
-        started = time.monotonic()
-        while p["step"] < tr.steps:
-            d_loss, d_fake, g_loss, b = self.train_step(dataset, ctx, p["step"])
-            log = p["log"]
-            log[:] = [log[0] + d_loss, log[1] + d_fake, log[2] + g_loss, log[3] + 1]
-            p["step"] += 1
-            if p["step"] % tr.log_every == 0 or p["step"] == tr.steps:
-                d, pf, g = (v / log[3] for v in log[:3])
-                p["history"].append({"step": p["step"], "d_loss": d, "d_fake": pf, "g_loss": g, "baseline": b})
-                ctx.log(
-                    f"{self.name} step {p['step']}/{tr.steps}: D loss {d:.4f}  D(fake) {pf:.3f}  baseline {b:.3f}"
-                    f"  [{time.monotonic() - started:.1f}s]"
-                )
-                p["log"], started = [0.0, 0.0, 0.0, 0], time.monotonic()
-            ctx.step_done(state)
-        valid = self.gen.nll(dataset.valid)
-        ctx.log(f"{self.name}: validation NLL {valid:.4f}")
-        state()
-        return TrainSummary(p["step"], ctx.steps, p["step"], valid, p["elapsed"], p["history"])
+        g = optimise(g_loss, self.g_opt, step=ctx.steps, what="generator loss")
+        return {"d_fake": float(prob[mask].mean()), "g_loss": g, "baseline": b}
