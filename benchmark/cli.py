@@ -9,6 +9,7 @@ Shell completion is click's: ``eval "$(_LANGGAN_BENCH_COMPLETE=bash_source langg
 from __future__ import annotations
 
 import math
+import re
 import signal
 import sys
 import threading
@@ -62,21 +63,46 @@ class _Choice(click.Choice):
 
 
 def _expand_abbreviations(command: click.Command, ctx: click.Context, args: list[str]) -> list[str]:
-    """argparse accepted any unambiguous prefix of a long option (``--temp 1``); so does this command line."""
-    longs = sorted({o for p in command.get_params(ctx) for o in (*p.opts, *p.secondary_opts) if o.startswith("--")})
-    out = []
+    """argparse accepted any unambiguous prefix of a long option (``--temp 1``); so does this command line.
+    An option's value is never expanded (``--set --mo`` stays the value "--mo")."""
+    takes_value = {
+        o: not p.is_flag
+        for p in command.get_params(ctx)
+        if isinstance(p, click.Option)
+        for o in (*p.opts, *p.secondary_opts)
+        if o.startswith("--")
+    }
+    out: list[str] = []
+    value_next = ""  # the option whose value comes next
     for i, arg in enumerate(args):
+        if value_next:
+            if _looks_like_an_option(arg):  # `--model --dataset x`: argparse's error, not --model="--dataset"
+                raise click.BadOptionUsage(value_next, "requires an argument", ctx)
+            value_next = ""
+            out.append(arg)
+            continue
         if arg == "--":
             return out + args[i:]
         name, eq, value = arg.partition("=")
-        if name.startswith("--") and len(name) > 2 and name not in longs:
-            matches = [o for o in longs if o.startswith(name)]
+        if name.startswith("--") and len(name) > 2 and name not in takes_value:
+            matches = sorted(o for o in takes_value if o.startswith(name))
             if len(matches) > 1:
                 raise click.UsageError(f"ambiguous option: {name} could match {', '.join(matches)}", ctx)
             if matches:
-                arg = matches[0] + eq + value
+                name = matches[0]
+                arg = name + eq + value
+        value_next = name if takes_value.get(name, False) and not eq else ""
         out.append(arg)
     return out
+
+
+def _looks_like_an_option(arg: str) -> bool:
+    """argparse's rule: a word that starts with "-" is an option, unless it is "-", a negative number or has
+    a space (so ``--seed -1`` is a value, ``--set -x`` a missing one; ``--set=-x`` is always a value)."""
+    return arg.startswith("-") and arg != "-" and " " not in arg and not _NEGATIVE_NUMBER.fullmatch(arg)
+
+
+_NEGATIVE_NUMBER = re.compile(r"-\d+|-\d*\.\d+")
 
 
 class _Command(click.Command):
