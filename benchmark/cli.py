@@ -226,7 +226,12 @@ def build_cli() -> click.Group:
         context_settings=settings,
         help="train one model on one dataset and score it over a temperature sweep",
     )
-    @click.option("--model", required=True, shell_complete=models)
+    @click.option(
+        "--model",
+        required=True,
+        shell_complete=models,
+        help="a registered model (see `langgan-bench list models`), or package.module:ClassName",
+    )
     @click.option("--dataset", required=True, shell_complete=datasets)
     @click.option("--profile", default="small", shell_complete=profiles, help="tiny | small | paper (default: small)")
     @click.option("--seed", type=_Int(), default=0)
@@ -257,7 +262,11 @@ def build_cli() -> click.Group:
         context_settings=settings,
         help="the default leaderboard: every model on every dataset, then the report",
     )
-    @click.option("--models", default=",".join(DEFAULT_MODELS))
+    @click.option(
+        "--models",
+        default=",".join(DEFAULT_MODELS),
+        help="comma-separated; a name or package.module:ClassName (default: " + ",".join(DEFAULT_MODELS) + ")",
+    )
     @click.option("--datasets", default=",".join(DEFAULT_DATASETS))
     @click.option("--profile", default="small", shell_complete=profiles)
     @click.option("--temperatures", help="comma-separated (default: the profile's grid, MLE's extended)")
@@ -363,9 +372,14 @@ def _raise_interrupted(signum: int, frame: object) -> None:
 
 def cmd_list(args: SimpleNamespace) -> int:
     if args.what == "models":
-        from langgan_bench.models import MODELS
+        from langgan_bench.models import MODELS, model_source
 
-        items = [(n, (MODELS.get(n).__doc__ or "").strip().splitlines()[0]) for n in MODELS]
+        items = []
+        for n in MODELS:
+            doc = next(iter((MODELS.get(n).__doc__ or "").strip().splitlines()), "")
+            source = model_source(n)
+            items.append((n, doc if source == "built-in" else f"{doc} ({source})"))
+        items += [(n, f"cannot be used: {why}") for n, why in MODELS.broken().items()]
     elif args.what == "datasets":
         from langgan_bench.datasets import DATASETS
 
@@ -504,12 +518,12 @@ def cmd_bench(args: SimpleNamespace) -> int:
 def _check_names(models: tuple[str, ...], datasets: tuple[str, ...], profile: str) -> None:
     """Fail before hours of work, not in the middle: every name must exist."""
     from langgan_bench.datasets import DATASETS
-    from langgan_bench.models import MODELS
+    from langgan_bench.models import resolve_model
     from langgan_bench.profiles import PROFILES
 
     PROFILES.get(profile)
     for m in models:
-        MODELS.get(m)
+        resolve_model(m).config_for(profile)  # a module:Class spec is imported here (a Dask worker does it again)
     for d in datasets:
         DATASETS.get(d)
 
