@@ -1,116 +1,364 @@
-"""The ``langgan-bench`` command line. Bad input ends with one line on stderr and exit code 2."""
+"""The ``langgan-bench`` command line (click). Bad input ends with one line on stderr and exit code 2.
+
+Click only parses: each subcommand's callback returns what to run, and ``main`` runs it, so that Ctrl-C and
+SIGTERM (exit 130 / 143, the run left resumable) and UserError (one line, exit 2) are handled in one place,
+outside click's own KeyboardInterrupt handling. Parse errors are reworded the way argparse said them before.
+Shell completion is click's: ``eval "$(_LANGGAN_BENCH_COMPLETE=bash_source langgan-bench)"``.
+"""
 
 from __future__ import annotations
 
-import argparse
 import math
+import re
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from types import SimpleNamespace
+from typing import Any, NamedTuple
+
+import click
 
 from langgan_bench import __version__
 from langgan_bench.errors import Interrupted, UserError
 from langgan_bench.leaderboard import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_SEEDS
 
 EXIT_USAGE = 2
+PROG = "langgan-bench"
+DATA_DIR_HELP = "a local folder laid out like shared/data (default: $LANGGAN_DATA)"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+# --- parsing: click, with argparse's one-line messages ----------------------------------------------------------
+class _Int(click.ParamType):
+    """``int(text)``, as argparse's ``type=int`` (so "99999999999999999999" parses and is range-checked later)."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            self.fail(f"invalid int value: {value!r}", param, ctx)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="langgan-bench", description="Train and score language GANs on standard benchmarks.")
-    p.add_argument("--version", action="version", version=f"langgan-bench {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+class _Float(click.ParamType):
+    """``float(text)``, as argparse's ``type=float`` (nan and inf parse; the command checks the range)."""
 
-    ls = sub.add_parser("list", help="what is registered")
-    ls.add_argument("what", choices=["models", "datasets", "metrics", "profiles"])
+    name = "float"
 
-    data = sub.add_parser("data", help="dataset information and downloads")
-    data.add_argument("action", choices=["info", "fetch"])
-    data.add_argument("name", help="dataset name (see `langgan-bench list datasets`)")
-    data.add_argument("--data-dir", help="a local folder laid out like shared/data (default: $LANGGAN_DATA)")
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            self.fail(f"invalid float value: {value!r}", param, ctx)
 
-    r = sub.add_parser("run", help="train one model on one dataset and score it over a temperature sweep")
-    r.add_argument("--model", required=True)
-    r.add_argument("--dataset", required=True)
-    r.add_argument("--profile", default="small", help="tiny | small | paper (default: small)")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--temperatures", help="comma-separated, e.g. 0,0.5,1.0 (0 = greedy; default: the profile's)")
-    r.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
-    r.add_argument("--out", default="results", help="results folder (default: results)")
-    r.add_argument("--resume", action="store_true", help="continue an interrupted run of the same command")
-    r.add_argument("--data-dir", help="a local folder laid out like shared/data (default: $LANGGAN_DATA)")
-    r.add_argument(
+
+class _Choice(click.Choice):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value in self.choices:
+            return value
+        choices = ", ".join(repr(c) for c in self.choices)
+        self.fail(f"invalid choice: {value!r} (choose from {choices})", param, ctx)
+
+
+def _expand_abbreviations(command: click.Command, ctx: click.Context, args: list[str]) -> list[str]:
+    """argparse accepted any unambiguous prefix of a long option (``--temp 1``); so does this command line.
+    An option's value is never expanded (``--set --mo`` stays the value "--mo")."""
+    takes_value = {
+        o: not p.is_flag
+        for p in command.get_params(ctx)
+        if isinstance(p, click.Option)
+        for o in (*p.opts, *p.secondary_opts)
+        if o.startswith("--")
+    }
+    out: list[str] = []
+    value_next = ""  # the option whose value comes next
+    for i, arg in enumerate(args):
+        if value_next:
+            if _looks_like_an_option(arg):  # `--model --dataset x`: argparse's error, not --model="--dataset"
+                raise click.BadOptionUsage(value_next, "requires an argument", ctx)
+            value_next = ""
+            out.append(arg)
+            continue
+        if arg == "--":
+            return out + args[i:]
+        name, eq, value = arg.partition("=")
+        if name.startswith("--") and len(name) > 2 and name not in takes_value:
+            matches = sorted(o for o in takes_value if o.startswith(name))
+            if len(matches) > 1:
+                raise click.UsageError(f"ambiguous option: {name} could match {', '.join(matches)}", ctx)
+            if matches:
+                name = matches[0]
+                arg = name + eq + value
+        value_next = name if takes_value.get(name, False) and not eq else ""
+        out.append(arg)
+    return out
+
+
+def _looks_like_an_option(arg: str) -> bool:
+    """argparse's rule: a word that starts with "-" is an option, unless it is "-", a negative number or has
+    a space (so ``--seed -1`` is a value, ``--set -x`` a missing one; ``--set=-x`` is always a value)."""
+    return arg.startswith("-") and arg != "-" and " " not in arg and not _NEGATIVE_NUMBER.fullmatch(arg)
+
+
+_NEGATIVE_NUMBER = re.compile(r"-\d+|-\d*\.\d+")
+
+
+class _Command(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            rest = super().parse_args(ctx, _expand_abbreviations(self, ctx, args))
+        except click.UsageError as e:
+            e.ctx = e.ctx or ctx  # the parser's own errors come without it: name the subcommand, as argparse did
+            raise
+        if ctx.args:  # allow_extra_args collects them, so that they are named the way argparse named them
+            raise click.UsageError(f"unrecognized arguments: {' '.join(ctx.args)}", ctx)
+        return rest
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # in the order they are declared, as argparse listed them
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if self.get_command(ctx, name) is None and not ctx.resilient_parsing:
+            choices = ", ".join(repr(c) for c in self.commands)
+            raise click.UsageError(f"argument command: invalid choice: {name!r} (choose from {choices})", ctx)
+        return super().resolve_command(ctx, args)
+
+
+def _one_line(e: click.UsageError) -> str:
+    """The message of a click parse error, worded as argparse worded it."""
+    if isinstance(e, click.MissingParameter) and e.param is not None:
+        return f"the following arguments are required: {_param_name(e.param)}"
+    if isinstance(e, click.NoSuchOption):
+        close = f" (did you mean {', '.join(e.possibilities)}?)" if e.possibilities else ""
+        return f"unrecognized arguments: {e.option_name}{close}"
+    if isinstance(e, click.BadOptionUsage):
+        if "requires" in e.message:
+            return f"argument {e.option_name}: expected one argument"
+        return f"argument {e.option_name}: does not take a value"
+    if isinstance(e, click.BadParameter) and e.param is not None:
+        return f"argument {_param_name(e.param)}: {e.message}"
+    return e.format_message()
+
+
+def _param_name(param: click.Parameter) -> str:
+    return param.opts[0] if isinstance(param, click.Option) else str(param.name)
+
+
+def _complete_from(registry: str) -> Callable[[click.Context, click.Parameter, str], list[str]]:
+    """Shell completion of a registry's names (models, datasets, profiles)."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+        try:
+            if registry == "models":
+                from langgan_bench.models import MODELS as reg
+            elif registry == "datasets":
+                from langgan_bench.datasets import DATASETS as reg
+            else:
+                from langgan_bench.profiles import PROFILES as reg
+            return [n for n in reg.names() if n.startswith(incomplete)]
+        except Exception:  # completion never shows a traceback in the user's shell
+            return []
+
+    return complete
+
+
+class _Job(NamedTuple):
+    """What a subcommand's callback returns: the command to run and its arguments."""
+
+    command: str
+    args: SimpleNamespace
+
+
+def _job(command: str) -> Callable[..., _Job]:
+    return lambda **params: _Job(command, SimpleNamespace(**params))
+
+
+def _data_dir_option() -> Callable[[Any], Any]:
+    return click.option("--data-dir", help=DATA_DIR_HELP)
+
+
+def build_cli() -> click.Group:
+    settings = {"help_option_names": ["-h", "--help"], "allow_extra_args": True}
+
+    @click.group(
+        PROG,
+        cls=_Group,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        invoke_without_command=True,
+        help="Train and score language GANs on standard benchmarks.",
+    )
+    @click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
+    @click.pass_context
+    def group(ctx: click.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            raise click.UsageError("the following arguments are required: command", ctx)
+
+    models, datasets, profiles = (_complete_from(r) for r in ("models", "datasets", "profiles"))
+
+    @group.command("list", context_settings=settings, help="what is registered")
+    @click.argument("what", type=_Choice(["models", "datasets", "metrics", "profiles"]))
+    def list_(**params: Any) -> _Job:
+        return _job("list")(**params)
+
+    @group.command(
+        "data",
+        context_settings=settings,
+        short_help="dataset information and downloads",
+        help="dataset information and downloads; NAME: dataset name (see `langgan-bench list datasets`)",
+    )
+    @click.argument("action", type=_Choice(["info", "fetch"]))
+    @click.argument("name", shell_complete=datasets)
+    @_data_dir_option()
+    def data(**params: Any) -> _Job:
+        return _job("data")(**params)
+
+    @group.command(
+        "run",
+        context_settings=settings,
+        help="train one model on one dataset and score it over a temperature sweep",
+    )
+    @click.option(
+        "--model",
+        required=True,
+        shell_complete=models,
+        help="a registered model (see `langgan-bench list models`), or package.module:ClassName",
+    )
+    @click.option("--dataset", required=True, shell_complete=datasets)
+    @click.option("--profile", default="small", shell_complete=profiles, help="tiny | small | paper (default: small)")
+    @click.option("--seed", type=_Int(), default=0)
+    @click.option("--temperatures", help="comma-separated, e.g. 0,0.5,1.0 (0 = greedy; default: the profile's)")
+    @click.option("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
+    @click.option("--out", default="results", help="results folder (default: results)")
+    @click.option("--resume", is_flag=True, help="continue an interrupted run of the same command")
+    @_data_dir_option()
+    @click.option(
         "--checkpoint-every",
-        type=float,
+        type=_Float(),
         default=180.0,
         metavar="SECONDS",
         help="checkpoint cadence during training (default: 180; also at every epoch end)",
     )
-    r.add_argument(
+    @click.option(
         "--set",
-        dest="overrides",
-        action="append",
-        default=[],
+        "overrides",
+        multiple=True,
         metavar="KEY=VALUE",
         help="override a model setting, e.g. --set training.lr=0.001 (repeatable)",
     )
+    def run(**params: Any) -> _Job:
+        return _job("run")(**params)
 
-    b = sub.add_parser("bench", help="the default leaderboard: every model on every dataset, then the report")
-    b.add_argument("--models", default=",".join(DEFAULT_MODELS))
-    b.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
-    b.add_argument("--profile", default="small")
-    b.add_argument("--temperatures", help="comma-separated (default: the profile's grid, MLE's extended)")
-    b.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)), help="comma-separated (default: 0,1,2)")
-    b.add_argument("--device", default="auto")
-    b.add_argument("--out", default="results")
-    b.add_argument("--data-dir", help="a local folder laid out like shared/data (default: $LANGGAN_DATA)")
-    b.add_argument("--fresh", action="store_true", help="recompute finished runs instead of reusing them")
-    b.add_argument("--executor", choices=["local", "dask"], default="local", help="where cells run (default: local)")
-    b.add_argument("--workers", type=int, default=2, help="dask: LocalCluster worker processes (default: 2)")
-    b.add_argument("--threads-per-worker", type=int, default=1, help="dask: torch threads per worker (default: 1)")
-    b.add_argument("--scheduler", help="dask: address of a running scheduler, e.g. tcp://host:8786")
+    @group.command(
+        "bench",
+        context_settings=settings,
+        help="the default leaderboard: every model on every dataset, then the report",
+    )
+    @click.option(
+        "--models",
+        default=",".join(DEFAULT_MODELS),
+        help="comma-separated; a name or package.module:ClassName (default: " + ",".join(DEFAULT_MODELS) + ")",
+    )
+    @click.option("--datasets", default=",".join(DEFAULT_DATASETS))
+    @click.option("--profile", default="small", shell_complete=profiles)
+    @click.option("--temperatures", help="comma-separated (default: the profile's grid, MLE's extended)")
+    @click.option("--seeds", default=",".join(map(str, DEFAULT_SEEDS)), help="comma-separated (default: 0,1,2)")
+    @click.option("--device", default="auto")
+    @click.option("--out", default="results")
+    @_data_dir_option()
+    @click.option("--fresh", is_flag=True, help="recompute finished runs instead of reusing them")
+    @click.option(
+        "--executor", type=_Choice(["local", "dask"]), default="local", help="where cells run (default: local)"
+    )
+    @click.option("--workers", type=_Int(), default=2, help="dask: LocalCluster worker processes (default: 2)")
+    @click.option("--threads-per-worker", type=_Int(), default=1, help="dask: torch threads per worker (default: 1)")
+    @click.option("--scheduler", help="dask: address of a running scheduler, e.g. tcp://host:8786")
+    def bench(**params: Any) -> _Job:
+        return _job("bench")(**params)
 
-    sc = sub.add_parser("score", help="score a file of sentences (one per line) with the exact metrics")
-    sc.add_argument("--dataset", required=True, help="whose references, tokenizer and judge LM to use")
-    sc.add_argument("--samples", required=True, help="UTF-8 text file, one sentence per line")
-    sc.add_argument("--metrics", help="comma-separated (default: every metric that can score a file)")
-    sc.add_argument("--profile", default="small", help="sizes of references and judge LM (default: small)")
-    sc.add_argument("--seed", type=int, default=0, help="seed of the reverse LM's training")
-    sc.add_argument("--device", default="auto")
-    sc.add_argument("--data-dir", help="a local folder laid out like shared/data (default: $LANGGAN_DATA)")
-    sc.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
+    @group.command(
+        "score",
+        context_settings=settings,
+        help="score a file of sentences (one per line) with the exact metrics",
+    )
+    @click.option(
+        "--dataset", required=True, shell_complete=datasets, help="whose references, tokenizer and judge LM to use"
+    )
+    @click.option("--samples", required=True, help="UTF-8 text file, one sentence per line")
+    @click.option("--metrics", help="comma-separated (default: every metric that can score a file)")
+    @click.option(
+        "--profile", default="small", shell_complete=profiles, help="sizes of references and judge LM (default: small)"
+    )
+    @click.option("--seed", type=_Int(), default=0, help="seed of the reverse LM's training")
+    @click.option("--device", default="auto")
+    @_data_dir_option()
+    @click.option("--json", is_flag=True, help="print the rows as JSON on stdout")
+    def score(**params: Any) -> _Job:
+        return _job("score")(**params)
 
-    perf = sub.add_parser("perf", help="speed figures against peers measured in the same run (make perf)")
-    perf.add_argument("--data-dir", help="a local folder laid out like shared/data (default: $LANGGAN_DATA)")
+    @group.command(
+        "perf",
+        context_settings=settings,
+        help="speed figures against peers measured in the same run (make perf)",
+    )
+    @_data_dir_option()
+    def perf(**params: Any) -> _Job:
+        return _job("perf")(**params)
 
-    rep = sub.add_parser("report", help="rebuild tables, plots and the report from stored results")
-    rep.add_argument("--results", default="results", help="results folder (default: results)")
-    rep.add_argument("--out", help="where to write the report (default: RESULTS/report)")
-    return p
+    @group.command("report", context_settings=settings, help="rebuild tables, plots and the report from stored results")
+    @click.option("--results", default="results", help="results folder (default: results)")
+    @click.option("--out", help="where to write the report (default: RESULTS/report)")
+    def report(**params: Any) -> _Job:
+        return _job("report")(**params)
+
+    return group
+
+
+cli = build_cli()
+
+
+def parse(argv: Sequence[str] | None = None) -> _Job | int:
+    """The command to run, or an exit code: 0 after --help or --version, 2 after a one-line parse error.
+
+    Shell completion (``_LANGGAN_BENCH_COMPLETE`` set) answers and exits inside click, as click does."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cli.main(args, prog_name=PROG, standalone_mode=False)
+    except click.UsageError as e:
+        where = e.ctx.command_path if e.ctx is not None else PROG
+        print(f"{where}: error: {_one_line(e)} (see --help)", file=sys.stderr)
+        return EXIT_USAGE
+    except click.ClickException as e:  # none is expected; still one line, never a traceback
+        print(f"{PROG}: error: {e.format_message()}", file=sys.stderr)
+        return EXIT_USAGE
+    return result if isinstance(result, _Job) else int(result or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    job = parse(argv)
+    if isinstance(job, int):
+        return job
     # SIGTERM (a scheduler, `kill`, a closing terminal) is handled like Ctrl-C: the run is marked
     # "interrupted" and stays resumable; the exit code is 128 + the signal's number, as a shell reports it
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
-        return COMMANDS[args.command](args)
+        return COMMANDS[job.command](job.args)
     except UserError as e:
         print(f"langgan-bench: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as e:
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
-        hint = "; continue with the same command and --resume" if args.command in ("run", "bench") else ""
+        hint = "; continue with the same command and --resume" if job.command in ("run", "bench") else ""
         print(f"langgan-bench: interrupted by {signal.Signals(signum).name}{hint}", file=sys.stderr)
         return 128 + signum
     finally:
@@ -122,11 +370,16 @@ def _raise_interrupted(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+def cmd_list(args: SimpleNamespace) -> int:
     if args.what == "models":
-        from langgan_bench.models import MODELS
+        from langgan_bench.models import MODELS, model_source
 
-        items = [(n, (MODELS.get(n).__doc__ or "").strip().splitlines()[0]) for n in MODELS]
+        items = []
+        for n in MODELS:
+            doc = next(iter((MODELS.get(n).__doc__ or "").strip().splitlines()), "")
+            source = model_source(n)
+            items.append((n, doc if source == "built-in" else f"{doc} ({source})"))
+        items += [(n, f"cannot be used: {why}") for n, why in MODELS.broken().items()]
     elif args.what == "datasets":
         from langgan_bench.datasets import DATASETS
 
@@ -156,7 +409,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_data(args: argparse.Namespace) -> int:
+def cmd_data(args: SimpleNamespace) -> int:
     from langgan_bench.datasets import load_dataset
 
     ds = load_dataset(args.name, args.data_dir)
@@ -176,7 +429,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: SimpleNamespace) -> int:
     from langgan_bench.config import RunConfig, parse_temperatures
     from langgan_bench.runner import run
 
@@ -217,7 +470,7 @@ def format_table(rows: list) -> str:
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in lines)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def cmd_bench(args: SimpleNamespace) -> int:
     from langgan_bench.config import RunConfig, check_seed, parse_temperatures
     from langgan_bench.leaderboard import Executor, bench
 
@@ -265,17 +518,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def _check_names(models: tuple[str, ...], datasets: tuple[str, ...], profile: str) -> None:
     """Fail before hours of work, not in the middle: every name must exist."""
     from langgan_bench.datasets import DATASETS
-    from langgan_bench.models import MODELS
+    from langgan_bench.models import resolve_model
     from langgan_bench.profiles import PROFILES
 
     PROFILES.get(profile)
     for m in models:
-        MODELS.get(m)
+        resolve_model(m).config_for(profile)  # a module:Class spec is imported here (a Dask worker does it again)
     for d in datasets:
         DATASETS.get(d)
 
 
-def cmd_score(args: argparse.Namespace) -> int:
+def cmd_score(args: SimpleNamespace) -> int:
     import json
     from dataclasses import asdict
 
@@ -306,7 +559,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_perf(args: argparse.Namespace) -> int:
+def cmd_perf(args: SimpleNamespace) -> int:
     from langgan_bench.perf import main as perf_main
 
     for line in perf_main(args.data_dir, lambda msg: print(f"... {msg}", file=sys.stderr, flush=True)):
@@ -314,7 +567,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
+def cmd_report(args: SimpleNamespace) -> int:
     from langgan_bench.report import build_report
 
     for path in build_report(Path(args.results), Path(args.out) if args.out else None):

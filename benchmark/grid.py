@@ -53,7 +53,8 @@ class CellOutcome:
 def grid(
     base: RunConfig, models: tuple[str, ...], datasets: tuple[str, ...], seeds: tuple[int, ...]
 ) -> list[RunConfig]:
-    """Every cell of the grid, in the order the local executor runs them."""
+    """Every cell of the grid, in the order the local executor runs them. A model is a registered name or a
+    ``package.module:ClassName`` spec, kept as given: a Dask worker resolves it itself (``run_cell``)."""
     return [replace(base, model=m, dataset=d, seed=s) for d in datasets for m in models for s in seeds]
 
 
@@ -84,8 +85,13 @@ def run_cell(cfg: RunConfig, threads: int | None = None, attempts: str | None = 
     died, so it resumes from its checkpoint even in a ``--fresh`` grid. ``blocked``: the reason its dataset's
     preparation failed, if it did.
     """
+    from langgan_bench.models import resolve_model
     from langgan_bench.runner import run
 
+    try:  # in this process (a Dask worker imports a module:Class spec here), then the class's name throughout
+        cfg = replace(cfg, model=resolve_model(cfg.model).name)
+    except UserError as e:
+        return CellOutcome(cfg.dataset, cfg.model, cfg.seed, "failed", 0.0, error=str(e))
     if blocked:
         return CellOutcome(cfg.dataset, cfg.model, cfg.seed, "failed", 0.0, error=blocked)
     if threads:
@@ -151,7 +157,7 @@ def _log_for(cfg: RunConfig) -> Log:
 def run_local(cells: list[RunConfig], log: Log) -> Iterator[CellOutcome]:
     """Today's behaviour: the cells one after another in this process."""
     for cfg in cells:
-        log(f"=== {cfg.model} on {cfg.dataset} ({cfg.profile}, seed {cfg.seed})")
+        log(f"=== {_model_name(cfg.model)} on {cfg.dataset} ({cfg.profile}, seed {cfg.seed})")
         yield run_cell(cfg)
 
 
@@ -260,7 +266,7 @@ def run_dask(
                     reason = f"{type(e).__name__}: {e}"
                     if type(e).__name__ == "KilledWorker":
                         reason = "its worker died twice (killed, out of memory?); resume it with `bench` again"
-                    yield CellOutcome(cfg.dataset, cfg.model, cfg.seed, "failed", 0.0, error=reason)
+                    yield CellOutcome(cfg.dataset, _model_name(cfg.model), cfg.seed, "failed", 0.0, error=reason)
         except BaseException:  # Ctrl-C, SIGTERM: stop every cell now; each stays resumable from its checkpoint
             client.cancel(list(futures) + list(preps.values()), force=True)
             if scheduler is None:
@@ -268,6 +274,16 @@ def run_dask(
             raise
         finally:
             shutil.rmtree(attempts, ignore_errors=True)
+
+
+def _model_name(spec: str) -> str:
+    """The name a cell's model is shown under: its class's name (``bench`` resolved every spec here first)."""
+    from langgan_bench.models import resolve_model
+
+    try:
+        return resolve_model(spec).name
+    except UserError:
+        return spec
 
 
 def _stop_workers(client: Any) -> None:

@@ -40,7 +40,7 @@ from langgan_bench.datasets import DATASETS, load_dataset
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.errors import UserError
 from langgan_bench.metrics import METRICS, MetricValue
-from langgan_bench.models import MODELS, Diverged, Model, TrainContext, TrainSummary
+from langgan_bench.models import Diverged, Model, TrainContext, TrainSummary, model_source, resolve_model
 from langgan_bench.profiles import PROFILES, Profile
 from langgan_bench.results import (
     ROWS_FILE,
@@ -145,7 +145,8 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     validate_run_config(cfg)
     profile = PROFILES.get(cfg.profile)
-    model_cls = MODELS.get(cfg.model)
+    model_cls = resolve_model(cfg.model)  # a registered name, or package.module:ClassName (see models/plugins.py)
+    cfg = dataclasses.replace(cfg, model=model_cls.name)  # the run id, rows and logs use the class's name
     DATASETS.get(cfg.dataset)
     temperatures = cfg.temperatures or profile.temperatures_for(cfg.model)
     device = resolve_device(cfg.device)
@@ -306,6 +307,7 @@ def _run_locked(r: ResolvedRun, model: Model, fresh: bool, log: Callable[[str], 
         "status": "running",
         "command": sys.argv,
         "run": asdict(cfg),
+        "model_source": model_source(cfg.model),
         "temperatures": list(temperatures),
         "profile": asdict(profile),
         "model_config": asdict(model_config),

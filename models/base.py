@@ -225,7 +225,11 @@ class Model(abc.ABC):
 
     @classmethod
     def config_for(cls, profile: str) -> Any:
-        return cls.profiles[profile]
+        try:
+            return cls.profiles[profile]
+        except KeyError:  # a model from outside the repo may define only some profiles
+            known = ", ".join(sorted(cls.profiles))
+            raise UserError(f"model {cls.name!r} has no profile {profile!r} (it has: {known})") from None
 
     @property
     @abc.abstractmethod
