@@ -37,6 +37,15 @@ def l2_penalty(params: Any) -> torch.Tensor:
     return torch.stack([p.pow(2).sum() for p in params]).sum() / 2
 
 
+def fitting_filters(sizes: tuple[int, ...], counts: tuple[int, ...], max_len: int) -> list[tuple[int, int]]:
+    """(width, filters) of every filter no wider than the sentences: a wider one would see nothing (this only
+    matters for short datasets)."""
+    widths = [(w, n) for w, n in zip(sizes, counts, strict=True) if w <= max_len]
+    if not widths:
+        raise ValueError(f"no CNN filter fits sentences of length {max_len}")
+    return widths
+
+
 @dataclass(frozen=True)
 class CNNConfig:
     emb_dim: int = 64
@@ -51,10 +60,7 @@ class CNNFeatures(nn.Module):
 
     def __init__(self, vocab_size: int, max_len: int, cfg: CNNConfig) -> None:
         super().__init__()
-        # a filter wider than the sentence would see nothing: drop it (only matters for short datasets)
-        widths = [(w, n) for w, n in zip(cfg.filter_sizes, cfg.num_filters, strict=True) if w <= max_len]
-        if not widths:
-            raise ValueError(f"no CNN filter fits sentences of length {max_len}")
+        widths = fitting_filters(cfg.filter_sizes, cfg.num_filters, max_len)
         self.blank_id, self.max_len = vocab_size, max_len
         self.embed = nn.Embedding(vocab_size + 1, cfg.emb_dim)
         self.convs = nn.ModuleList(nn.Conv1d(cfg.emb_dim, n, w) for w, n in widths)

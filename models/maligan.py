@@ -26,7 +26,7 @@ from langgan_bench.models.discriminators import CNNConfig, CNNDiscriminator, Dis
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator, evaluating
 from langgan_bench.models.mle import MLETraining
 from langgan_bench.models.policy_gradient import check_collapse, policy_gradient_loss
-from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN
+from langgan_bench.models.seqgan import SeqGAN
 from langgan_bench.models.template import AdversarialEpochs, AdversarialModel, DiscriminatorRounds, Phase, Pretrain
 
 
@@ -55,40 +55,23 @@ def importance_advantages(logits: torch.Tensor) -> torch.Tensor:
     return len(logits) * torch.softmax(logits.double(), dim=0).to(logits.dtype) - 1.0
 
 
+def _like_seqgan(profile: str, adversarial: MaliTraining) -> MaliGANConfig:
+    seq = SeqGAN.profiles[profile]
+    return MaliGANConfig(seq.generator, seq.pretrain, seq.discriminator, seq.d_pretrain, seq.d_train, adversarial)
+
+
 @MODELS.register("maligan")
 class MaliGAN(AdversarialModel):
     """MaliGAN: MLE pre-training, then sentences re-weighted by normalised D/(1−D) with a mean baseline."""
 
     name = "maligan"
+    # MaliGAN runs with SeqGAN's settings for the generator, its pre-training and the discriminator, as in
+    # TextGAN-PyTorch and Texygen (Che et al. give no full synthetic recipe); only the adversarial budget is
+    # its own: without roll-outs, twice SeqGAN's epochs fit the small budget
     profiles: ClassVar[dict[str, MaliGANConfig]] = {
-        "tiny": MaliGANConfig(
-            GeneratorConfig(emb_dim=16, hidden_dim=32),
-            MLETraining(max_epochs=1),
-            _TINY_CNN,
-            DiscTraining(rounds=1, epochs=1, samples=256),
-            DiscTraining(rounds=1, epochs=1, samples=128),
-            MaliTraining(epochs=2, batch_size=32),
-        ),
-        # SeqGAN's small budget (same generator, CNN and rounds): no roll-outs, so more epochs fit
-        "small": MaliGANConfig(
-            GeneratorConfig(emb_dim=32, hidden_dim=32),
-            MLETraining(max_epochs=5, patience=1),
-            _SMALL_CNN,
-            DiscTraining(rounds=2, epochs=1, samples=2000, lr=1e-3),
-            DiscTraining(rounds=1, epochs=1, samples=1024, lr=1e-3),
-            MaliTraining(epochs=60),
-        ),
-        # Che et al. 2017 give no full synthetic recipe; TextGAN-PyTorch and Texygen run MaliGAN with SeqGAN's
-        # oracle settings (generator 32/32, CNN as SeqGAN's, 120 MLE epochs, 50 discriminator rounds, 200
-        # adversarial epochs of one update on 64 samples, then 5 rounds of 10,000 negatives for 3 epochs)
-        "paper": MaliGANConfig(
-            GeneratorConfig(emb_dim=32, hidden_dim=32),
-            MLETraining(batch_size=64, lr=1e-2, grad_clip=5.0, max_epochs=120, patience=120),
-            CNNConfig(),
-            DiscTraining(rounds=50, epochs=3, samples=10_000),
-            DiscTraining(rounds=5, epochs=3, samples=10_000),
-            MaliTraining(),
-        ),
+        "tiny": _like_seqgan("tiny", MaliTraining(epochs=2, batch_size=32)),
+        "small": _like_seqgan("small", MaliTraining(epochs=60)),
+        "paper": _like_seqgan("paper", MaliTraining()),
     }
 
     def __init__(self, config: MaliGANConfig, dataset: Dataset, device: torch.device) -> None:

@@ -30,6 +30,7 @@ from torch import nn
 
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.models.base import MODELS, TrainContext, derive_seed, make_generator, optimise
+from langgan_bench.models.discriminators import fitting_filters
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
 from langgan_bench.models.mle import MLETraining
 from langgan_bench.models.policy_gradient import check_collapse
@@ -71,9 +72,7 @@ class MultiRepCNN(nn.Module):
 
     def __init__(self, vocab_size: int, max_len: int, cfg: MultiRepCNNConfig) -> None:
         super().__init__()
-        widths = [(w, n) for w, n in zip(cfg.filter_sizes, cfg.num_filters, strict=True) if w <= max_len]
-        if not widths:
-            raise ValueError(f"no CNN filter fits sentences of length {max_len}")
+        widths = fitting_filters(cfg.filter_sizes, cfg.num_filters, max_len)
         self.cfg, self.vocab_size, self.max_len = cfg, vocab_size, max_len
         self.embed = nn.Parameter(torch.randn(vocab_size, cfg.num_rep * cfg.emb_dim) / math.sqrt(cfg.emb_dim))
         self.convs = nn.ModuleList(nn.Conv2d(1, n, (w, cfg.emb_dim)) for w, n in widths)
