@@ -67,12 +67,6 @@ class MovingAverageBaseline:
         return self.value
 
 
-def check_finite(loss: torch.Tensor, step: int, what: str) -> None:
-    """A NaN or infinite loss ends the run as diverged."""
-    if not torch.isfinite(loss).all():
-        raise Diverged(step, f"non-finite {what} {float(loss.detach().sum())}")
-
-
 def check_collapse(samples: torch.Tensor, step: int) -> None:
     """Every sentence of a generated batch identical: the generator collapsed (mode collapse)."""
     if len(samples) > 1 and bool((samples == samples[:1]).all()):

@@ -35,8 +35,9 @@ def pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | 
 
     Draws by inverse CDF in float64 (one uniform per row): exact to ~1e-16 even for the many tiny
     probabilities of a 5,000-word softmax, and much faster than ``torch.multinomial`` on the CPU. The CDF is
-    left unnormalised (the uniform is scaled by its last value instead): one pass fewer over (rows, V)
-    float64 values, half the time of a softmax. Zero-probability tokens (masked logits) can never be drawn.
+    left unnormalised (the uniform is scaled by its last value instead): one pass fewer over the (rows, V)
+    float64 values than a softmax; the float64 exp itself is most of the cost. Zero-probability tokens (masked
+    logits) can never be drawn.
     """
     t = check_temperature(temperature)
     if t == 0.0:

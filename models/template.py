@@ -220,11 +220,8 @@ class AdversarialModel(Model):
 
         def state() -> dict[str, Any]:
             run.elapsed = base + time.monotonic() - t0
-            progress = None if run.progress is None else asdict(run.progress)
-            return {
-                **{k: m.state_dict() for k, m in self.modules().items()},
-                "run": {**asdict(run), "progress": progress},
-            }
+            # asdict converts (and copies) the phase's progress dataclass with the rest, once
+            return {**{k: m.state_dict() for k, m in self.modules().items()}, "run": asdict(run)}
 
         while run.phase < len(phases):
             phase = phases[run.phase]

@@ -120,12 +120,12 @@ class Oracle(nn.Module):
         the oracle can stand in for a generator (e.g. as a reference curve)."""
         out = []
         device = self.embedding.device
+        t = [scoring_temperature(temperature)]
         for chunk in tokens.split(batch_size):
             chunk = chunk.to(device)
             start = torch.full((chunk.shape[0], 1), START_TOKEN, dtype=torch.long, device=device)
             h = self._steps(torch.cat([start, chunk[:, :-1]], dim=1))
             # the output layer in cache-sized blocks of rows (softmax_nll.py); wo is (hidden, V)
-            t = [scoring_temperature(temperature)]
             logp = target_log_probs(h.flatten(0, 1), self.wo.t(), self.bo, chunk.flatten(), t)
             out.append(logp.view(chunk.shape).cpu())
         return torch.cat(out) if out else torch.zeros(0, tokens.shape[1])
