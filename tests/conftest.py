@@ -6,6 +6,7 @@ import contextlib
 import csv
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,12 @@ REPO = Path(__file__).resolve().parents[1]
 _CACHE = Path(tempfile.mkdtemp(prefix="langgan-test-cache-"))
 os.environ["LANGGAN_CACHE"] = str(_CACHE)
 os.environ.pop("LANGGAN_MIRROR", None)
+
+# A shell without job control starts background commands (`make test &`, some CI runners) with SIGINT
+# ignored, and Python then never turns Ctrl-C into KeyboardInterrupt, in this process or in the CLI processes
+# the tests start (an ignored signal stays ignored across exec). The Ctrl-C tests need the default behaviour.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The synthetic datasets take minutes to generate (float64 sampling of 25,000 oracle sentences, part of the
 # data's definition). Generated once, they are kept for later test sessions in a per-user folder and copied
