@@ -38,9 +38,11 @@ from langgan_bench.config import (
 )
 from langgan_bench.datasets import DATASETS, load_dataset
 from langgan_bench.datasets.base import Dataset
+from langgan_bench.datasets.files import cache_dir
 from langgan_bench.errors import UserError
 from langgan_bench.metrics import METRICS, MetricValue
 from langgan_bench.models import Diverged, Model, TrainContext, TrainSummary, model_source, resolve_model
+from langgan_bench.models.pretrained import PretrainedStore
 from langgan_bench.profiles import PROFILES, Profile
 from langgan_bench.results import (
     ROWS_FILE,
@@ -283,6 +285,7 @@ def _run_locked(r: ResolvedRun, model: Model, fresh: bool, log: Callable[[str], 
         checkpoint_every_s=cfg.checkpoint_every_s,
         resume=cfg.resume,
         log=log,
+        pretrained=PretrainedStore(cache_dir() / "pretrained", log),
     )
     assert ctx.previous_path is not None
     paths["previous"] = ctx.previous_path

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
@@ -25,6 +25,9 @@ from langgan_bench.errors import UserError
 from langgan_bench.models.generator import Generator, LSTMGenerator
 from langgan_bench.registry import Registry
 from langgan_bench.storage import Damaged, load_torch, save_torch
+
+if TYPE_CHECKING:
+    from langgan_bench.models.pretrained import PretrainedStore
 
 T = TypeVar("T")
 
@@ -67,6 +70,8 @@ class TrainContext:
     #: the checkpoint ``restore`` returned, until the model has taken its first step or saved: an error in
     #: between comes from a checkpoint that unpickled but does not fit the model (see ``loading_from``)
     loading_from: Path | None = None
+    #: shared pre-trained generators (``models/pretrained.py``); None: every run pre-trains its own
+    pretrained: PretrainedStore | None = None
     _preloaded: tuple[Path, dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
@@ -211,6 +216,8 @@ class TrainSummary:
     best_valid_nll: float
     train_seconds: float
     history: list[dict[str, float]]
+    #: MLE pre-training: its key and whether this run trained it or reused it (GANs that pre-train)
+    pretrained: dict[str, Any] | None = None
 
 
 class Model(abc.ABC):

@@ -67,12 +67,14 @@ def train_mle(
     resumed: dict[str, Any] | None,
     snapshot: Callable[[dict[str, Any]], dict[str, Any]],
     label: str = "mle",
+    order_label: str | None = None,
 ) -> MLEProgress:
     """Train ``gen`` by maximum likelihood with early stopping; returns the phase's final progress.
 
     ``resumed`` is this phase's part of a checkpoint (or None): ``{"progress": MLEProgress, "optim": ...,
     "best": ...}``; ``snapshot(phase_state)`` wraps the phase state (same keys) into the whole checkpoint (so a
-    GAN can add its discriminator).
+    GAN can add its discriminator). ``label`` names the phase in log lines; ``order_label`` (default: the
+    label) seeds each epoch's batch order.
     """
     opt = torch.optim.Adam(gen.parameters(), lr=cfg.lr)
     ps = MLEProgress()
@@ -89,7 +91,8 @@ def train_mle(
     n = len(data.train)
     while ps.epoch < cfg.max_epochs and not ps.stopped:
         epoch = ps.epoch
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(ctx.seed, label, epoch)))
+        g = torch.Generator().manual_seed(derive_seed(ctx.seed, order_label or label, epoch))
+        order = torch.randperm(n, generator=g)
         batches = order.split(cfg.batch_size)
         gen.train()
         started = time.monotonic()

@@ -22,6 +22,8 @@ short real one.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,9 +35,12 @@ from torch import nn
 from langgan_bench.datasets.base import Dataset, trim_padding
 from langgan_bench.models.base import Model, TrainContext, TrainSummary, derive_seed, optimise
 from langgan_bench.models.discriminators import DiscTraining, RoundsProgress, train_discriminator
+from langgan_bench.models.generator import LSTMGenerator
 from langgan_bench.models.mle import MLEProgress, MLETraining, train_mle
+from langgan_bench.models.pretrained import pretrain_key
 
 State = Callable[[], dict[str, Any]]
+PRETRAIN_SEED = "pretrain"  # seeds MLE pre-training's batch order: the same for every GAN (shared weights)
 __all__ = ["AdversarialModel", "optimise"]  # optimise lives in base.py (MLE uses it too)
 
 
@@ -123,6 +128,7 @@ class PretrainProgress:
     mle: MLEProgress = field(default_factory=MLEProgress)
     optim: dict[str, Any] | None = None  # train_mle's optimiser
     best: dict[str, torch.Tensor] | None = None  # the best epoch's weights
+    key: str | None = None  # what determines the pre-trained weights (models/pretrained.py)
 
 
 def _load_progress(phase: Phase, raw: dict[str, Any] | None) -> Any:
@@ -153,6 +159,7 @@ class _RunProgress:
     history: list[dict[str, Any]] = field(default_factory=list)
     elapsed: float = 0.0
     count: int = 0  # the last phase's epochs or steps (the summary's "epochs")
+    pretrained: dict[str, Any] | None = None  # the pre-training's key, trained or reused
 
 
 class AdversarialModel(Model):
@@ -213,7 +220,7 @@ class AdversarialModel(Model):
             for k, m in self.modules().items():
                 m.load_state_dict(resumed[k])
             raw = resumed["run"]
-            run = _RunProgress(raw["phase"], None, raw["history"], raw["elapsed"], raw["count"])
+            run = _RunProgress(raw["phase"], None, raw["history"], raw["elapsed"], raw["count"], raw.get("pretrained"))
             if run.phase < len(phases):
                 run.progress = _load_progress(phases[run.phase], raw["progress"])
         base, t0 = run.elapsed, time.monotonic()
@@ -233,7 +240,7 @@ class AdversarialModel(Model):
         valid = self.generator.nll(dataset.valid)
         ctx.log(f"{self.name}: validation NLL after adversarial training {valid:.4f}")
         state()  # brings the elapsed time up to date
-        return TrainSummary(run.count, ctx.steps, run.count, valid, run.elapsed, run.history)
+        return TrainSummary(run.count, ctx.steps, run.count, valid, run.elapsed, run.history, run.pretrained)
 
     def _run_phase(self, phase: Phase, run: _RunProgress, data: Dataset, ctx: TrainContext, state: State) -> None:
         started, name = time.monotonic(), self.name
@@ -252,16 +259,38 @@ class AdversarialModel(Model):
 
     def _pretrain(self, phase: Pretrain, run: _RunProgress, data: Dataset, ctx: TrainContext, state: State) -> None:
         p: PretrainProgress = run.progress
-        part = None if p.optim is None else {"progress": p.mle, "optim": p.optim, "best": p.best}
-
-        def snapshot(ph: dict[str, Any]) -> dict[str, Any]:
-            p.mle, p.optim, p.best = ph["progress"], ph["optim"], ph["best"]
-            return state()
-
         generator = self.generator
-        assert isinstance(generator, nn.Module)
-        ps = train_mle(generator, data, phase.training, ctx, part, snapshot, phase.label)  # type: ignore[arg-type]
+        assert isinstance(generator, LSTMGenerator)
+        if p.optim is None and p.key is None:  # the phase starts here (not resumed inside it)
+            # its dropout masks and batch order depend on the seed alone, not on the model around the
+            # generator: every GAN with this generator, data and settings pre-trains to the same weights
+            torch.manual_seed(derive_seed(ctx.seed, PRETRAIN_SEED))
+            p.key = pretrain_key(generator, data, phase.training, ctx.seed, ctx.device)
+        store = ctx.pretrained if p.key is not None else None
+        claim = store.claim(p.key) if store is not None and p.optim is None else contextlib.nullcontext(None)
+        with claim as entry:
+            if entry is not None:
+                generator.load_state_dict(entry["weights"])
+                ps = MLEProgress(**entry["progress"])
+                ctx.steps += int(entry["steps"])
+                run.pretrained = {"key": p.key, "reused": True, "trained_seconds": float(entry["seconds"])}
+                ctx.log(f"{self.name}: reusing the generator pre-trained with the same settings ({p.key})")
+            else:
+                part = None if p.optim is None else {"progress": p.mle, "optim": p.optim, "best": p.best}
+
+                def snapshot(ph: dict[str, Any]) -> dict[str, Any]:
+                    p.mle, p.optim, p.best = ph["progress"], ph["optim"], ph["best"]
+                    return state()
+
+                ps = train_mle(generator, data, phase.training, ctx, part, snapshot, phase.label, PRETRAIN_SEED)
+                run.pretrained = {"key": p.key, "reused": False, "trained_seconds": ps.elapsed}
+                if store is not None and p.key is not None:
+                    weights = {k: v.detach().cpu() for k, v in generator.state_dict().items()}
+                    steps = ps.epoch * math.ceil(len(data.train) / phase.training.batch_size)  # one per batch
+                    stored = {"weights": weights, "progress": asdict(ps), "steps": steps, "seconds": ps.elapsed}
+                    store.put(p.key, stored)
         run.history += [dict(h, phase="mle") for h in ps.history]
+        torch.manual_seed(derive_seed(ctx.seed, self.name, "after-pretrain"))  # the same whether trained or reused
         self.after_pretrain()
 
     def _rounds(self, cfg: DiscTraining, prog: RoundsProgress, label: str, ctx: TrainContext, state: State) -> float:

@@ -1,0 +1,105 @@
+"""Pre-trained generators shared across runs: work done once per bench, not once per GAN.
+
+SeqGAN, RankGAN, MaliGAN and RelGAN pre-train the same LSTM by MLE; with the same initial weights, data,
+settings and seed they reach the same weights bit for bit (on a CPU). The template stores the result under a
+key made of everything that determines it (``pretrain_key``) and the next run with that key loads it instead of
+training: same weights, same history, same step count, so its rows equal a run that trained (tested).
+Entries live in ``<cache>/pretrained/<key>.pt``, are read with ``weights_only=True`` and CRC-checked like every
+file the tool reads back; a damaged entry is retrained with a one-line warning. A file lock makes a second
+process that wants the same entry (a Dask worker on the next cell) wait for the first instead of repeating it.
+Each run records the key and whether it trained or reused (``training.pretrained`` in its config.json).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from langgan_bench.datasets.base import Dataset
+from langgan_bench.models.generator import LSTMGenerator
+from langgan_bench.models.mle import MLETraining
+from langgan_bench.storage import Damaged, load_torch, save_torch
+
+FORMAT = 1  # bumped when what a key covers changes
+
+
+def _tensor_digest(h: Any, t: torch.Tensor) -> None:
+    t = t.detach().cpu().contiguous()
+    h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+    h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.view(torch.int16).numpy().tobytes())
+
+
+def pretrain_key(gen: LSTMGenerator, data: Dataset, training: MLETraining, seed: int, device: torch.device) -> str:
+    """A digest of everything that determines the pre-trained weights: the generator's class, settings and
+    *initial* weights, the training and validation sentences, the MLE settings, the seed (batch order and
+    dropout masks), the device type and the torch version."""
+    h = hashlib.sha256()
+    setting = {
+        "format": FORMAT,
+        "generator": f"{type(gen).__module__}.{type(gen).__qualname__}",
+        "config": asdict(gen.cfg),
+        "sizes": [gen.vocab_size, gen.max_len, gen.eos_id, gen.pad_id],
+        "training": asdict(training),
+        "seed": seed,
+        "device": device.type,
+        "torch": torch.__version__,
+    }
+    h.update(json.dumps(setting, sort_keys=True).encode())
+    for name, t in sorted(gen.state_dict().items()):
+        h.update(name.encode())
+        _tensor_digest(h, t)
+    for split in (data.train, data.valid):
+        _tensor_digest(h, split)
+    return h.hexdigest()[:32]
+
+
+class PretrainedStore:
+    """The folder of shared pre-trained generators (``<cache>/pretrained``)."""
+
+    def __init__(self, folder: Path, log: Callable[[str], None]) -> None:
+        self.folder, self.log = folder, log
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.pt"
+
+    @contextlib.contextmanager
+    def claim(self, key: str) -> Iterator[dict[str, Any] | None]:
+        """Under an exclusive lock on ``key``: the stored entry, or None (the caller trains and ``put``s it
+        before leaving the block; another process asking for the same key waits until then)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / f"{key}.lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.log(f"pre-training {key}: another process is training it; waiting to reuse its weights")
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield self.get(key)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        try:
+            entry = load_torch(path)
+            if not (isinstance(entry, dict) and {"weights", "progress", "steps", "seconds"} <= entry.keys()):
+                raise Damaged(path, "not a pre-trained generator entry")
+            return entry
+        except Damaged as e:
+            self.log(f"langgan-bench: warning: cached {e}; pre-training again")
+            path.unlink(missing_ok=True)
+            return None
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        save_torch(entry, self._path(key))
