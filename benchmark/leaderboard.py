@@ -14,7 +14,6 @@ from typing import Literal
 from langgan_bench.config import RunConfig
 from langgan_bench.errors import UserError
 from langgan_bench.grid import CellOutcome, grid, record_failures, run_dask, run_local
-from langgan_bench.report import build_report
 
 DEFAULT_MODELS = ("mle", "seqgan", "rankgan", "leakgan", "scratchgan")
 DEFAULT_DATASETS = ("oracle", "coco")
@@ -59,6 +58,8 @@ def bench(
     out = Path(base.out)
     record_failures(out, [o for o in done if o.status == "failed"])
     try:
+        from langgan_bench.report import build_report  # pandas, scipy, matplotlib: only when reporting
+
         report = build_report(out)
     except UserError as e:  # every cell failed: nothing to report, which the summary already says
         log(f"no report: {e}")

@@ -40,7 +40,7 @@ def _tensor_digest(h: Any, t: torch.Tensor) -> None:
 def pretrain_key(gen: LSTMGenerator, data: Dataset, training: MLETraining, seed: int, device: torch.device) -> str:
     """A digest of everything that determines the pre-trained weights: the generator's class, settings and
     *initial* weights, the training and validation sentences, the MLE settings, the seed (batch order and
-    dropout masks), the device type and the torch version."""
+    dropout masks), the device type, the number of CPU threads and the torch version."""
     h = hashlib.sha256()
     setting = {
         "format": FORMAT,
@@ -50,6 +50,7 @@ def pretrain_key(gen: LSTMGenerator, data: Dataset, training: MLETraining, seed:
         "training": asdict(training),
         "seed": seed,
         "device": device.type,
+        "threads": torch.get_num_threads(),  # a CPU's sums may be split by thread
         "torch": torch.__version__,
     }
     h.update(json.dumps(setting, sort_keys=True).encode())

@@ -14,7 +14,7 @@ import pytest
 
 from langgan_bench.results import FIELDS
 
-from .conftest import REPO, cli, rows_of
+from .conftest import REPO, cli, cli_here, rows_of
 
 TINY = ("run", "--model", "mle", "--dataset", "oracle", "--profile", "tiny")
 FEW_T = ("--temperatures", "0,0.8,1,1.5")
@@ -39,7 +39,7 @@ def test_list_commands():
         ("metrics", "nll_test"),
         ("profiles", "tiny"),
     ):
-        proc = cli("list", what)
+        proc = cli_here("list", what)
         assert proc.returncode == 0 and expected in proc.stdout
 
 
@@ -165,9 +165,9 @@ def test_two_runs_into_one_results_folder_lose_no_rows(tmp_path):
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     out = tmp_path / "results"
     proc = (
-        cli("run", "--profile", "tiny", *args, "--out", str(out))
+        cli_here("run", "--profile", "tiny", *args, "--out", str(out))
         if "--profile" not in args
-        else cli("run", *args, "--out", str(out))
+        else cli_here("run", *args, "--out", str(out))
     )
     assert proc.returncode == 2
     assert message in proc.stderr
@@ -178,13 +178,13 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
 def test_unwritable_results_folder(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("a file, not a folder")
-    proc = cli(*TINY, "--out", str(blocker / "results"))
+    proc = cli_here(*TINY, "--out", str(blocker / "results"))
     assert proc.returncode == 2 and "is not writable" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     if os.geteuid() != 0:  # root ignores permission bits
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o500)
-        proc = cli(*TINY, "--out", str(ro))
+        proc = cli_here(*TINY, "--out", str(ro))
         assert proc.returncode == 2 and "is not writable" in proc.stderr
 
 
@@ -210,9 +210,9 @@ def test_report_files(tiny_run):
 
 
 def test_report_without_results_is_a_clear_error(tmp_path):
-    proc = cli("report", "--results", str(tmp_path))
+    proc = cli_here("report", "--results", str(tmp_path))
     assert proc.returncode == 2 and "no result rows" in proc.stderr
-    proc = cli("report", "--results", str(tmp_path / "missing"))
+    proc = cli_here("report", "--results", str(tmp_path / "missing"))
     assert proc.returncode == 2 and "does not exist" in proc.stderr
 
 

@@ -33,7 +33,7 @@ from langgan_bench.models.rollout import LSTMPolicy, rollout_rewards, rollout_re
 from langgan_bench.models.template import AdversarialModel
 from langgan_bench.testing import WORDS, toy_dataset
 
-from .conftest import cli, rows_of
+from .conftest import ONE_THREAD, cli, cli_here, cli_pairs, rows_of
 
 # every registered GAN (a new one is tested by registering it); tests/test_contract.py has the contract checks
 GANS = tuple(n for n in MODELS.names() if issubclass(MODELS.get(n), AdversarialModel))
@@ -86,7 +86,7 @@ def assert_valid_samples(s: torch.Tensor, ds: Dataset) -> None:
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("gans")
-    procs = {name: cli(*TINY, "--model", name, "--out", str(out / name)) for name in GANS}
+    procs = cli_pairs({name: (*TINY, "--model", name, "--out", str(out / name)) for name in GANS})
     return out, procs
 
 
@@ -105,6 +105,19 @@ def test_tiny_run_end_to_end(tiny_runs, name):
     assert "adversarial" in procs[name].stderr or "step" in procs[name].stderr
 
 
+def test_gans_that_pretrain_alike_share_one_pretraining(tiny_runs):
+    """SeqGAN, RankGAN, MaliGAN and RelGAN pre-train the same tiny generator: one trains it (the others wait
+    on its lock if they run beside it), the others reuse it, and each records which in config.json (that a
+    reused pre-training gives the weights of a trained one: tests/test_pretrained.py)."""
+    out, _ = tiny_runs
+    records = {}
+    for name in ("seqgan", "rankgan", "maligan", "relgan"):
+        (run_dir,) = (out / name / "runs").iterdir()
+        records[name] = json.loads((run_dir / "config.json").read_text())["training"]["pretrained"]
+    assert len({r["key"] for r in records.values()}) == 1, records
+    assert sum(r["reused"] for r in records.values()) >= 3, records
+
+
 @pytest.mark.parametrize("name", ["seqgan"])
 def test_resume_after_a_kill_in_the_adversarial_phase(tiny_runs, name, tmp_path):
     out, procs = tiny_runs
@@ -112,12 +125,12 @@ def test_resume_after_a_kill_in_the_adversarial_phase(tiny_runs, name, tmp_path)
     (run_dir,) = (out / name / "runs").iterdir()
     steps = json.loads((run_dir / "config.json").read_text())["training"]["steps"]
     # three steps before the end: inside the last epoch's discriminator rounds, after its generator step
-    env = {"LANGGAN_KILL_AFTER_STEPS": str(steps - 3)}
+    env = {"LANGGAN_KILL_AFTER_STEPS": str(steps - 3), **ONE_THREAD}  # as the reference ran
     killed = cli(*TINY, "--model", name, "--out", str(tmp_path), "--checkpoint-every", "0", env=env)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert "adversarial epoch 2/2" not in killed.stderr and "adversarial epoch 1/2" in killed.stderr
     assert not rows_of(tmp_path)
-    resumed = cli(*TINY, "--model", name, "--out", str(tmp_path), "--resume")
+    resumed = cli(*TINY, "--model", name, "--out", str(tmp_path), "--resume", env=ONE_THREAD)
     assert resumed.returncode == 0, resumed.stderr
     assert "adversarial epoch 1/2" not in resumed.stderr and "adversarial epoch 2/2" in resumed.stderr
     assert values(rows_of(tmp_path)) == values(rows_of(out / name))
@@ -368,7 +381,7 @@ def test_a_collapsed_generator_is_raised_as_diverged(monkeypatch):
 def coco_runs(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("gans-coco")
     args = ("run", "--dataset", "coco", "--profile", "tiny", "--temperatures", "1", "--data-dir", str(data_dir))
-    return out, {name: cli(*args, "--model", name, "--out", str(out / name)) for name in GANS}
+    return out, cli_pairs({name: (*args, "--model", name, "--out", str(out / name)) for name in GANS})
 
 
 @pytest.mark.parametrize("name", GANS)
@@ -395,7 +408,7 @@ def test_a_diverging_run_is_recorded_and_the_bench_goes_on(tmp_path):
     # the rest of the leaderboard is unaffected: the report still builds and shows the divergence
     ok = cli(*TINY, "--model", "mle", "--out", str(tmp_path))
     assert ok.returncode == 0
-    report = cli("report", "--results", str(tmp_path))
+    report = cli_here("report", "--results", str(tmp_path))
     assert report.returncode == 0, report.stderr
     assert "diverged at step" in (tmp_path / "report" / "report.md").read_text()
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from .conftest import cli, rows_of
+from .conftest import cli, cli_here, rows_of
 
 pytest.importorskip("distributed")
 
@@ -60,7 +60,7 @@ def test_a_failing_cell_is_recorded_and_the_others_complete(tmp_path, data_dir):
 
 
 def test_dask_options_need_the_dask_executor(tmp_path):
-    proc = cli(*GRID, "--workers", "3", "--out", str(tmp_path))
+    proc = cli_here(*GRID, "--workers", "3", "--out", str(tmp_path))
     assert proc.returncode == 2 and "go with --executor dask" in proc.stderr
     assert not os.listdir(tmp_path)
 

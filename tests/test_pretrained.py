@@ -1,10 +1,10 @@
 """Pre-training done once and shared (models/pretrained.py): a GAN that reuses a stored pre-trained generator
-ends with the weights, steps and history of one that trained it; the key covers what determines the weights."""
+ends with the weights, steps and history of one that trained it; the key covers what determines the weights.
+Through the CLI (runs recording what they reused): tests/test_gans.py."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
 import torch
@@ -12,8 +12,6 @@ import torch
 from langgan_bench.models import MODELS, TrainContext
 from langgan_bench.models.pretrained import PretrainedStore, pretrain_key
 from langgan_bench.testing import CPU, build, toy_dataset, weights
-
-from .conftest import cli, rows_of
 
 
 @pytest.fixture(scope="module")
@@ -91,22 +89,3 @@ def test_a_damaged_entry_is_trained_again_with_a_warning(ds, plain, tmp_path):
     assert any("is damaged" in line and "pre-training again" in line for line in lines), lines
     assert same(model, plain["seqgan"][0])
     assert fit("seqgan", ds, store)[1].pretrained["reused"] is True  # rewritten whole
-
-
-def test_runs_record_the_pretraining_they_reused(tmp_path):
-    """Through the CLI: a second RankGAN run with the same cache reuses the first one's pre-training, says so in
-    its config.json, and has the rows of the run that trained it (RankGAN reusing SeqGAN's: above)."""
-    run = ("run", "--model", "rankgan", "--dataset", "oracle", "--profile", "tiny", "--temperatures", "1")
-    shared = {"LANGGAN_CACHE": str(tmp_path / "cache")}
-    first = cli(*run, "--out", str(tmp_path / "a"), env=shared)
-    second = cli(*run, "--out", str(tmp_path / "b"), env=shared)
-    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
-    assert "reusing the generator pre-trained" in second.stderr
-    a, b = (json.loads(next((tmp_path / k).glob("runs/*/config.json")).read_text())["training"] for k in "ab")
-    assert (a["pretrained"]["reused"], b["pretrained"]["reused"]) == (False, True)
-    assert a["pretrained"]["key"] == b["pretrained"]["key"] and a["steps"] == b["steps"]
-
-    def values(out):
-        return sorted((r["temperature"], r["metric"], r["value"]) for r in rows_of(out))
-
-    assert values(tmp_path / "a") and values(tmp_path / "a") == values(tmp_path / "b")

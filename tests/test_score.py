@@ -5,7 +5,7 @@ import json
 from langgan_bench.datasets.text import read_lines, tokenize
 from langgan_bench.metrics import bleu, self_bleu
 
-from .conftest import cli
+from .conftest import cli, cli_here
 
 
 def test_score_json_matches_the_python_api(tmp_path, data_dir):
@@ -47,6 +47,6 @@ def test_score_bad_input(tmp_path, data_dir):
     good.write_text("a dog runs .\na cat sits .\n")
     cases.append((("--samples", str(good), "--metrics", "nll_test"), "cannot score a file"))
     for args, message in cases:
-        proc = cli("score", "--dataset", "coco", "--data-dir", str(data_dir), *args)
+        proc = cli_here("score", "--dataset", "coco", "--data-dir", str(data_dir), *args)
         assert proc.returncode == 2, proc.stderr
         assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
