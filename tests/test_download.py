@@ -54,8 +54,10 @@ def test_checksum_mismatch_leaves_nothing(mirror, tmp_path, monkeypatch):
 
 def test_unreachable_server_is_one_clear_error(mirror, monkeypatch):
     monkeypatch.setenv("LANGGAN_MIRROR", "http://127.0.0.1:9")
-    with pytest.raises(UserError, match="could not download"):
+    with pytest.raises(UserError, match="could not download") as e:
         seqgan_params(None)
+    assert "put the file in --data-dir or $LANGGAN_DATA as seqgan_oracle/" in str(e.value)
+    assert len(str(e.value).splitlines()) == 1
 
 
 def test_corrupt_file_in_data_folder_is_reported(tmp_path, data_dir):

@@ -141,7 +141,10 @@ def fetch(remote: RemoteFile) -> Path:
     except ValueError as e:
         raise UserError(f"download of {remote.name} from {url} failed verification: {_one_line(e)}") from None
     except (requests.exceptions.RequestException, OSError) as e:
-        raise UserError(f"could not download {remote.name} from {url}: {_one_line(e)}") from None
+        raise UserError(
+            f"could not download {remote.name} from {url}: {_one_line(e)} (offline? put the file in "
+            f"--data-dir or ${ENV_DATA} as {remote.folder}/{remote.name})"
+        ) from None
     return Path(path)
 
 
