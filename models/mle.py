@@ -49,6 +49,7 @@ class MLEProgress:
     history: list[dict[str, float]] = field(default_factory=list)
     loss_sum: float = 0.0
     tokens: int = 0
+    steps: int = 0  # optimiser steps taken in this phase (one per batch)
     elapsed: float = 0.0
     stopped: bool = False
 
@@ -107,7 +108,7 @@ def train_mle(
             )
             ps.loss_sum += value * n_tok
             ps.tokens += n_tok
-            ps.batch = b + 1
+            ps.batch, ps.steps = b + 1, ps.steps + 1
             ctx.step_done(state)
         valid = gen.nll(data.valid)
         improved = valid < ps.best_valid

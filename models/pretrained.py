@@ -28,13 +28,13 @@ from langgan_bench.models.generator import LSTMGenerator
 from langgan_bench.models.mle import MLETraining
 from langgan_bench.storage import Damaged, load_torch, save_torch
 
-FORMAT = 1  # bumped when what a key covers changes
+FORMAT = 2  # bumped when what a key covers or an entry holds changes
 
 
 def _tensor_digest(h: Any, t: torch.Tensor) -> None:
     t = t.detach().cpu().contiguous()
     h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-    h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.view(torch.int16).numpy().tobytes())
+    h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())  # the raw bytes, whatever the dtype
 
 
 def pretrain_key(gen: LSTMGenerator, data: Dataset, training: MLETraining, seed: int, device: torch.device) -> str:
@@ -93,7 +93,7 @@ class PretrainedStore:
             return None
         try:
             entry = load_torch(path)
-            if not (isinstance(entry, dict) and {"weights", "progress", "steps", "seconds"} <= entry.keys()):
+            if not (isinstance(entry, dict) and {"weights", "progress"} <= entry.keys()):
                 raise Damaged(path, "not a pre-trained generator entry")
             return entry
         except Damaged as e:

@@ -23,7 +23,6 @@ short real one.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -272,8 +271,8 @@ class AdversarialModel(Model):
             if entry is not None:
                 generator.load_state_dict(entry["weights"])
                 ps = MLEProgress(**entry["progress"])
-                ctx.steps += int(entry["steps"])
-                run.pretrained = {"key": p.key, "reused": True, "trained_seconds": float(entry["seconds"])}
+                ctx.steps += ps.steps
+                run.pretrained = {"key": p.key, "reused": True, "trained_seconds": ps.elapsed}
                 ctx.log(f"{self.name}: reusing the generator pre-trained with the same settings ({p.key})")
             else:
                 part = None if p.optim is None else {"progress": p.mle, "optim": p.optim, "best": p.best}
@@ -284,11 +283,9 @@ class AdversarialModel(Model):
 
                 ps = train_mle(generator, data, phase.training, ctx, part, snapshot, phase.label, PRETRAIN_SEED)
                 run.pretrained = {"key": p.key, "reused": False, "trained_seconds": ps.elapsed}
-                if store is not None and p.key is not None:
+                if store is not None:
                     weights = {k: v.detach().cpu() for k, v in generator.state_dict().items()}
-                    steps = ps.epoch * math.ceil(len(data.train) / phase.training.batch_size)  # one per batch
-                    stored = {"weights": weights, "progress": asdict(ps), "steps": steps, "seconds": ps.elapsed}
-                    store.put(p.key, stored)
+                    store.put(p.key, {"weights": weights, "progress": asdict(ps)})
         run.history += [dict(h, phase="mle") for h in ps.history]
         torch.manual_seed(derive_seed(ctx.seed, self.name, "after-pretrain"))  # the same whether trained or reused
         self.after_pretrain()
