@@ -34,8 +34,9 @@ perf: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,perf]'
 	$(BIN)/langgan-bench perf
 
+# one pytest-xdist worker per core, a module (and the runs it trains once for its tests) on one worker
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadscope
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

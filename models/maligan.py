@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import torch
 
 from langgan_bench.datasets.base import Dataset
-from langgan_bench.models.base import MODELS, TrainContext, derive_seed, make_generator, optimise
+from langgan_bench.models.base import MODELS, TrainContext, adam, derive_seed, make_generator, optimise
 from langgan_bench.models.discriminators import CNNConfig, CNNDiscriminator, DiscTraining
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator, evaluating
 from langgan_bench.models.mle import MLETraining
@@ -78,8 +78,8 @@ class MaliGAN(AdversarialModel):
         super().__init__(config, dataset, device)
         self.gen = make_generator(dataset, config.generator, device)
         self.disc = CNNDiscriminator(len(dataset.vocab), dataset.max_len, config.discriminator).to(device)
-        self.g_opt = torch.optim.Adam(self.gen.parameters(), lr=config.adversarial.lr)
-        self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=config.d_pretrain.lr)
+        self.g_opt = adam(self.gen.parameters(), lr=config.adversarial.lr)
+        self.d_opt = adam(self.disc.parameters(), lr=config.d_pretrain.lr)
 
     @property
     def generator(self) -> LSTMGenerator:

@@ -21,6 +21,7 @@ from langgan_bench.models.base import (
     Model,
     TrainContext,
     TrainSummary,
+    adam,
     derive_seed,
     make_generator,
     optimise,
@@ -77,7 +78,7 @@ def train_mle(
     GAN can add its discriminator). ``label`` names the phase in log lines; ``order_label`` (default: the
     label) seeds each epoch's batch order.
     """
-    opt = torch.optim.Adam(gen.parameters(), lr=cfg.lr)
+    opt = adam(gen.parameters(), lr=cfg.lr)
     ps = MLEProgress()
     best: dict[str, torch.Tensor] | None = None
     if resumed is not None:

@@ -24,11 +24,12 @@ from typing import Any
 import torch
 
 from langgan_bench.datasets.base import Dataset
+from langgan_bench.models.base import FUSED_ADAM_DEVICES
 from langgan_bench.models.generator import LSTMGenerator
 from langgan_bench.models.mle import MLETraining
 from langgan_bench.storage import Damaged, load_torch, save_torch
 
-FORMAT = 2  # bumped when what a key covers or an entry holds changes
+FORMAT = 3  # bumped when what a key covers or an entry holds changes (3: the optimiser's kernel)
 
 
 def _tensor_digest(h: Any, t: torch.Tensor) -> None:
@@ -40,7 +41,7 @@ def _tensor_digest(h: Any, t: torch.Tensor) -> None:
 def pretrain_key(gen: LSTMGenerator, data: Dataset, training: MLETraining, seed: int, device: torch.device) -> str:
     """A digest of everything that determines the pre-trained weights: the generator's class, settings and
     *initial* weights, the training and validation sentences, the MLE settings, the seed (batch order and
-    dropout masks), the device type, the number of CPU threads and the torch version."""
+    dropout masks), the device type and optimiser kernel, the number of CPU threads and the torch version."""
     h = hashlib.sha256()
     setting = {
         "format": FORMAT,
@@ -50,6 +51,7 @@ def pretrain_key(gen: LSTMGenerator, data: Dataset, training: MLETraining, seed:
         "training": asdict(training),
         "seed": seed,
         "device": device.type,
+        "adam": "fused" if device.type in FUSED_ADAM_DEVICES else "per-tensor",
         "threads": torch.get_num_threads(),  # a CPU's sums may be split by thread
         "torch": torch.__version__,
     }

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from langgan_bench.datasets.base import Dataset
-from langgan_bench.models.base import MODELS, TrainContext, derive_seed, make_generator, optimise
+from langgan_bench.models.base import MODELS, TrainContext, adam, derive_seed, make_generator, optimise
 from langgan_bench.models.discriminators import fitting_filters
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
 from langgan_bench.models.mle import MLETraining
@@ -135,8 +135,8 @@ class RelGAN(AdversarialModel):
         tr = config.training
         self.gen = make_generator(dataset, config.generator, device)
         self.disc = MultiRepCNN(len(dataset.vocab), dataset.max_len, config.discriminator).to(device)
-        self.g_opt = torch.optim.Adam(self.gen.parameters(), lr=tr.g_lr)
-        self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=tr.d_lr)
+        self.g_opt = adam(self.gen.parameters(), lr=tr.g_lr)
+        self.d_opt = adam(self.disc.parameters(), lr=tr.d_lr)
 
     @property
     def generator(self) -> LSTMGenerator:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import torch
 
 from langgan_bench.datasets.base import Dataset, trim_padding
-from langgan_bench.models.base import MODELS, TrainContext, derive_seed, make_generator, optimise
+from langgan_bench.models.base import MODELS, TrainContext, adam, derive_seed, make_generator, optimise
 from langgan_bench.models.discriminators import LSTMDiscConfig, LSTMDiscriminator
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
 from langgan_bench.models.policy_gradient import (
@@ -82,8 +82,8 @@ class ScratchGAN(AdversarialModel):
         tr, v = config.training, dataset.vocab
         self.gen = make_generator(dataset, config.generator, device)
         self.disc = LSTMDiscriminator(len(v), dataset.max_len, config.discriminator, v.eos_id).to(device)
-        self.g_opt = torch.optim.Adam(self.gen.parameters(), lr=tr.g_lr, betas=(tr.beta1, 0.999))
-        self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=tr.d_lr, betas=(tr.beta1, 0.999))
+        self.g_opt = adam(self.gen.parameters(), lr=tr.g_lr, betas=(tr.beta1, 0.999))
+        self.d_opt = adam(self.disc.parameters(), lr=tr.d_lr, betas=(tr.beta1, 0.999))
         self.baseline = MovingAverageBaseline(tr.baseline_decay)
 
     def phases(self) -> list[Phase]:

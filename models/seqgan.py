@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from langgan_bench.datasets.base import Dataset
-from langgan_bench.models.base import MODELS, TrainContext, derive_seed, make_generator, optimise
+from langgan_bench.models.base import MODELS, TrainContext, adam, derive_seed, make_generator, optimise
 from langgan_bench.models.discriminators import CNNConfig, CNNDiscriminator, DiscTraining
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator, evaluating
 from langgan_bench.models.mle import MLETraining
@@ -104,8 +104,8 @@ class SeqGAN(AdversarialModel):
         self.rollout_net = copy.deepcopy(self.gen)
         self.rollout_net.requires_grad_(False)
         self.disc = self.make_discriminator(dataset).to(device)
-        self.g_opt = torch.optim.Adam(self.gen.parameters(), lr=config.adversarial.lr)
-        self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=config.d_pretrain.lr)
+        self.g_opt = adam(self.gen.parameters(), lr=config.adversarial.lr)
+        self.d_opt = adam(self.disc.parameters(), lr=config.d_pretrain.lr)
 
     def phases(self) -> list[Phase]:
         cfg = self.config

@@ -16,8 +16,23 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-_CACHE = Path(tempfile.mkdtemp(prefix="langgan-test-cache-"))
-os.environ["LANGGAN_CACHE"] = str(_CACHE)
+ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+# `make test` runs the modules on one pytest-xdist worker per core (`-n auto --dist loadscope`: a module and its
+# trained fixtures stay on one worker). Each worker and every CLI process it starts then computes on one
+# thread: two workers of two threads each on two cores slow each other down far more than they gain.
+if os.environ.get("PYTEST_XDIST_WORKER") and int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.update(ONE_THREAD)
+    if "torch" in sys.modules:  # imported by a plugin before this file: set it directly as well
+        sys.modules["torch"].set_num_threads(1)
+
+# One private cache per test session, shared by its xdist workers (they inherit the controller's environment):
+# the synthetic data, judge LMs and pre-trainings are made once, under the package's own locks, not once per
+# worker. The process that made the folder removes it at the end.
+_SHARED_CACHE = "LANGGAN_TEST_SESSION_CACHE"
+_OWNS_CACHE = not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(_SHARED_CACHE))
+_CACHE = Path(tempfile.mkdtemp(prefix="langgan-test-cache-")) if _OWNS_CACHE else Path(os.environ[_SHARED_CACHE])
+os.environ[_SHARED_CACHE] = os.environ["LANGGAN_CACHE"] = str(_CACHE)
 os.environ.pop("LANGGAN_MIRROR", None)
 
 # A shell without job control starts background commands (`make test &`, some CI runners) with SIGINT
@@ -49,6 +64,8 @@ if _SYNTHETIC.is_dir():
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _OWNS_CACHE:
+        return
     with contextlib.suppress(OSError):
         _copy_npz(_CACHE / "synthetic", _SYNTHETIC)
     shutil.rmtree(_CACHE, ignore_errors=True)
@@ -103,9 +120,6 @@ def cli_here(*args: str) -> subprocess.CompletedProcess[str]:
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else int(e.code is not None)
     return subprocess.CompletedProcess(["langgan-bench", *args], code, out.getvalue(), err.getvalue())
-
-
-ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
 
 def cli_pairs(commands: dict[str, tuple[str, ...]]) -> dict[str, subprocess.CompletedProcess[str]]:

@@ -61,5 +61,6 @@ def test_large_blocks_on_a_thread_are_reused(worker_environ: bool) -> None:
     tuned = faults({})
     untuned = faults({"MALLOC_ARENA_MAX": "8"} if worker_environ else {"LANGGAN_MALLOC": "default"})
     # (the first few blocks fault in while the heap grows to its peak; the machine's memory reclaim may take
-    # an idle page back now and then)
-    assert tuned < 8 * pages < 16 * pages < untuned
+    # an idle page back now and then, more often while other processes run: 8.0 blocks' worth seen beside a
+    # second test worker)
+    assert tuned < 12 * pages < 16 * pages < untuned
