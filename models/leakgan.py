@@ -336,7 +336,7 @@ class LeakGAN(AdversarialModel):
         rng = torch.Generator(device=self.device).manual_seed(derive_seed(ctx.seed, self.name, "rollout", n))
         ends = window_ends(x.shape[1], c)
         with evaluating(self.gen):  # the generator itself completes the prefixes (no delayed copy in LeakGAN)
-            q = rollout_rewards(self.gen, x, self.disc.prob_real, tr.rollouts, 1.0, rng, ends)
+            q = rollout_rewards(self.gen, x, self.disc.reward(), tr.rollouts, 1.0, rng, ends)
         self.gen.train()
         x = trim_padding(x, self.gen.pad_id)  # the losses need only the columns some sentence still uses
         out, mask = self.gen.teacher_forced(x, hold_goals=True), self.gen.mask(x)

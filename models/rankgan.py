@@ -21,7 +21,7 @@ from langgan_bench.models.base import MODELS
 from langgan_bench.models.discriminators import CNNConfig, CNNRanker, DiscTraining
 from langgan_bench.models.generator import GeneratorConfig
 from langgan_bench.models.mle import MLETraining
-from langgan_bench.models.rollout import RewardFn
+from langgan_bench.models.rollout import CompletionReward, RewardFn
 from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN, AdversarialTraining, SeqGAN, SeqGANConfig
 
 
@@ -100,4 +100,9 @@ class RankGAN(SeqGAN):
             self._real(self.config.ranking.ref_size, g),
             self._real(self.config.ranking.comparison_size, g),
         )
-        return lambda tokens: self.disc.rank_score(tokens, refs, comparison)
+        return CompletionReward(
+            lambda tokens: self.disc.rank_score(tokens, refs, comparison),
+            lambda sentences, rows, prefixes: self.disc.rank_score_completions(
+                sentences, rows, prefixes, refs, comparison
+            ),
+        )

@@ -24,6 +24,7 @@ first; ``LSTMPolicy`` adapts the shared ``LSTMGenerator``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
@@ -32,6 +33,25 @@ from langgan_bench.models.generator import LSTMGenerator
 from langgan_bench.models.temperature import pick
 
 RewardFn = Callable[[torch.Tensor], torch.Tensor]  # complete sentences (N, L) -> one score per row (N,)
+
+
+@dataclass(frozen=True)
+class CompletionReward:
+    """A reward that can also score roll-out completions knowing their prefixes, so work on a prefix that
+    every completion shares with its sentence is done once (a CNN's windows inside the prefix).
+
+    ``score(tokens)`` is the plain reward (N, L) -> (N,); ``completions(sentences, rows, prefix_lengths)``
+    scores ``rows`` (T, R, L), where row r of block i continues ``sentences[r % B]`` after its first
+    ``prefix_lengths[i]`` tokens, and returns (T·R,) equal to ``score(rows.flatten(0, 1))`` up to float
+    rounding."""
+
+    score: RewardFn
+    completions: Callable[[torch.Tensor, torch.Tensor, Sequence[int]], torch.Tensor]
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.score(tokens)
+
+
 CPU_ROWS, ACCELERATOR_ROWS = 128, 1 << 16  # rows per batched step, by device type (memory and cache)
 
 
@@ -150,7 +170,13 @@ def rollout_rewards(
         out[:active, p] = prev[:active]
         prev[:active][done[:active]] = pad  # a sentence that has ended only pads from now on
     # the discriminator once, on every completion and (for t = L) the sentences themselves
-    scores = reward_fn(torch.cat([out, x]) if length in lengths else out).to(torch.float32)
+    if isinstance(reward_fn, CompletionReward):
+        scores = reward_fn.completions(x, out.view(len(roll), k * b, length), roll) if roll else out.new_empty(0)
+        if length in lengths:
+            scores = torch.cat([scores.to(torch.float32), reward_fn.score(x).to(torch.float32)])
+    else:
+        scores = reward_fn(torch.cat([out, x]) if length in lengths else out)
+    scores = scores.to(torch.float32)
     rewards = scores[: len(out)].view(len(roll), k, b).mean(dim=1).T
     if length in lengths:
         rewards = torch.cat([rewards, scores[len(out) :].unsqueeze(1)], dim=1)

@@ -137,7 +137,7 @@ class SeqGAN(AdversarialModel):
 
     def reward_fn(self, seed: int) -> RewardFn:
         """D(Y) of complete sentences (``seed`` seeds any extra inputs a reward needs; SeqGAN's needs none)."""
-        return self.disc.prob_real
+        return self.disc.reward()  # D(Y), scoring roll-out completions through their shared prefixes
 
     # --- the algorithm -----------------------------------------------------------------------------------
     def adversarial_step(self, ctx: TrainContext, n: int) -> dict[str, float]:

@@ -329,6 +329,49 @@ def test_batched_rollout_equals_the_loop_with_greedy_rollouts(eos):
     assert rollout_rewards(policy, x, d.prob_real, 2, 0.0).shape == (5, 7)
 
 
+def _completions(sentences: torch.Tensor, prefixes: list[int], per: int, vocab: int) -> torch.Tensor:
+    """``per`` x B completions per prefix length: each row keeps its sentence's prefix, then random words."""
+    b, length = sentences.shape
+    g = torch.Generator().manual_seed(7)
+    rows = torch.randint(vocab, (len(prefixes), per * b, length), generator=g)
+    for i, t in enumerate(prefixes):
+        rows[i, :, :t] = sentences.repeat(per, 1)[:, :t]
+    return rows
+
+
+def test_cnn_scores_completions_through_their_shared_prefixes():
+    # widths below, at and above the prefix lengths, one as wide as the sentence; a ranker as RankGAN uses it
+    torch.manual_seed(0)
+    vocab, length, prefixes = 11, 9, [1, 2, 4, 5, 8]
+    cfg = CNNConfig(emb_dim=6, filter_sizes=(1, 2, 3, 5, 9), num_filters=(3, 4, 2, 3, 2))
+    d, ranker = CNNDiscriminator(vocab, length, cfg), CNNRanker(vocab, length, cfg, gamma=2.0)
+    x = torch.randint(vocab, (4, length), generator=torch.Generator().manual_seed(1))
+    rows = _completions(x, prefixes, 3, vocab)
+    flat = rows.flatten(0, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(d.features.completions(x, rows, prefixes), d.features(flat))
+    torch.testing.assert_close(d.prob_real_completions(x, rows, prefixes), d.prob_real(flat))
+    refs, comparison = torch.randint(vocab, (5, length)), torch.randint(vocab, (6, length))
+    torch.testing.assert_close(
+        ranker.rank_score_completions(x, rows, prefixes, refs, comparison), ranker.rank_score(flat, refs, comparison)
+    )
+    # the shared windows are the sentence's: a completion that does not keep its prefix scores otherwise
+    broken = rows.clone()
+    broken[3, :, 0] = (broken[3, :, 0] + 1) % vocab
+    assert not torch.allclose(d.prob_real_completions(x, broken, prefixes), d.prob_real(broken.flatten(0, 1)))
+
+
+def test_rollout_rewards_through_shared_prefixes_equal_the_plain_rewards():
+    torch.manual_seed(3)
+    gen = LSTMGenerator(9, 7, GeneratorConfig(emb_dim=8, hidden_dim=16), eos_id=1, pad_id=0).eval()
+    x, policy = gen.sample(5, 1.0, seed=4), LSTMPolicy(gen)
+    d = CNNDiscriminator(9, 7, CNNConfig(emb_dim=8, num_filters=(4,) * 12)).eval()
+    for prefixes in (None, [2, 5, 7], [1, 3], [7]):
+        shared = rollout_rewards(policy, x, d.reward(), 3, 1.0, torch.Generator().manual_seed(5), prefixes)
+        plain = rollout_rewards(policy, x, d.prob_real, 3, 1.0, torch.Generator().manual_seed(5), prefixes)
+        torch.testing.assert_close(shared, plain)
+
+
 def test_batched_rollout_matches_the_loop_within_sampling_error():
     torch.manual_seed(3)
     gen = LSTMGenerator(6, 5, GeneratorConfig(emb_dim=8, hidden_dim=16), eos_id=1, pad_id=0).eval()
