@@ -171,12 +171,11 @@ def rollout_rewards(
         prev[:active][done[:active]] = pad  # a sentence that has ended only pads from now on
     # the discriminator once, on every completion and (for t = L) the sentences themselves
     if isinstance(reward_fn, CompletionReward):
-        scores = reward_fn.completions(x, out.view(len(roll), k * b, length), roll) if roll else out.new_empty(0)
-        if length in lengths:
-            scores = torch.cat([scores.to(torch.float32), reward_fn.score(x).to(torch.float32)])
+        parts = [reward_fn.completions(x, out.view(len(roll), k * b, length), roll)] if roll else []
+        parts += [reward_fn.score(x)] if length in lengths else []
+        scores = torch.cat([s.to(torch.float32) for s in parts])
     else:
-        scores = reward_fn(torch.cat([out, x]) if length in lengths else out)
-    scores = scores.to(torch.float32)
+        scores = reward_fn(torch.cat([out, x]) if length in lengths else out).to(torch.float32)
     rewards = scores[: len(out)].view(len(roll), k, b).mean(dim=1).T
     if length in lengths:
         rewards = torch.cat([rewards, scores[len(out) :].unsqueeze(1)], dim=1)
