@@ -19,6 +19,9 @@ BASELINE_MODEL = "mle"
 #: entropy (a GAN at T behaves like MLE at a lower T), so a GAN at T = 0.5 needs MLE below 0.5; an undertrained
 #: GAN (ScratchGAN's small budget) spreads its mass wider than MLE at T = 2, so MLE also goes to 3.
 BASELINE_EXTRA_TEMPERATURES: tuple[float, ...] = (0.3, 0.4, 3.0)
+#: Profile settings that change which temperatures are swept, not what is trained or how a temperature is scored:
+#: not part of a run's id.
+SWEEP_ONLY = ("temperatures", "baseline_extra_temperatures")
 
 
 @dataclass(frozen=True)

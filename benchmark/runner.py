@@ -43,7 +43,7 @@ from langgan_bench.errors import UserError
 from langgan_bench.metrics import METRICS, MetricValue
 from langgan_bench.models import Diverged, Model, TrainContext, TrainSummary, model_source, resolve_model
 from langgan_bench.models.pretrained import PretrainedStore
-from langgan_bench.profiles import PROFILES, Profile
+from langgan_bench.profiles import PROFILES, SWEEP_ONLY, Profile
 from langgan_bench.results import (
     ROWS_FILE,
     RUNS_DIR,
@@ -133,10 +133,6 @@ def _temp_name(t: float) -> str:
     return f"T{t:g}"
 
 
-#: Profile settings that change which temperatures are swept, not what is trained: not part of the run id.
-_SWEEP_ONLY = ("temperatures", "baseline_extra_temperatures")
-
-
 def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
     """Run one model on one dataset end to end (see the module docstring for what lands where).
 
@@ -161,7 +157,7 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
         "model_config": asdict(model_config),
         "dataset": dataset.ident,
         "sizes": [len(dataset.train), len(dataset.valid), len(dataset.test)],
-        "profile": {k: v for k, v in asdict(profile).items() if k not in ("description", *_SWEEP_ONLY)},
+        "profile": {k: v for k, v in asdict(profile).items() if k not in ("description", *SWEEP_ONLY)},
         "seed": cfg.seed,
         "device": device.type,
         "version": __version__,
@@ -218,16 +214,10 @@ def read_sweep(path: Path) -> dict[str, list[dict[str, Any]]]:
             if not (isinstance(key, str) and isinstance(values, list)):
                 raise ValueError(f"entry {key!r} is not a list")
             for v in values:
-                if not (isinstance(v, dict) and set(v) == {f.name for f in dataclasses.fields(MetricValue)}):
-                    raise ValueError(f"entry {key!r} holds something that is not a metric value")
-                ok = (
-                    isinstance(v["metric"], str)
-                    and isinstance(v["signature"], str)
-                    and isinstance(v["value"], int | float)
-                    and isinstance(v["n_samples"], int)
-                )
-                if not ok:
-                    raise ValueError(f"entry {key!r} has a value of the wrong type")
+                try:
+                    MetricValue.from_json(v)
+                except ValueError as e:
+                    raise ValueError(f"entry {key!r} {e}") from None
     except (OSError, UnicodeDecodeError, ValueError) as e:
         reason = e.strerror if isinstance(e, OSError) else str(e).splitlines()[0][:120]
         raise UserError(f"{path} is damaged ({reason}); rerun without --resume to restart this run") from None

@@ -6,15 +6,25 @@ not depend on which other temperatures were swept or in what order (a resumed sw
 
 from __future__ import annotations
 
+import fcntl
+import json
+import sys
 from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
 
 import torch
 
+from langgan_bench import __version__
+from langgan_bench.config import config_hash
 from langgan_bench.datasets.base import Dataset
+from langgan_bench.datasets.files import cache_dir
 from langgan_bench.metrics.base import EvalInputs, MetricSpec, MetricValue
 from langgan_bench.models.base import derive_seed
 from langgan_bench.models.generator import Generator
-from langgan_bench.profiles import Profile
+from langgan_bench.profiles import SWEEP_ONLY, Profile
+from langgan_bench.results import atomic_write_json
+from langgan_bench.storage import Damaged, cached
 
 #: Model name of the reference rows a synthetic dataset adds: the oracle scored like a model at T = 1.
 ORACLE_MODEL = "oracle"
@@ -75,10 +85,46 @@ def evaluate(
 
 def oracle_reference(dataset: Dataset, profile: Profile, metrics: list[MetricSpec]) -> list[MetricValue]:
     """The oracle itself scored at T = 1 with the same metrics (its NLL_test is the floor a model can
-    approach). A fixed seed makes these rows identical in every run of a dataset and profile."""
+    approach). A fixed seed makes these rows identical in every run of a dataset and profile, so they are
+    computed once and cached, keyed by everything that changes them (the bench's 15 oracle cells spent 5 s
+    each recomputing them); two processes that need them at once compute them once."""
     if dataset.oracle is None:
         return []
-    seed = derive_seed("oracle-reference")
-    samples = dataset.oracle.sample(profile.eval_samples, 1.0, seed)
-    inputs = EvalInputs.from_model(dataset, profile, dataset.oracle, 1.0, samples, seed, "cpu")
-    return score(inputs, metrics)
+    path = oracle_reference_path(dataset, profile, metrics)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def build() -> list[MetricValue]:
+        seed = derive_seed("oracle-reference")
+        samples = dataset.oracle.sample(profile.eval_samples, 1.0, seed)
+        inputs = EvalInputs.from_model(dataset, profile, dataset.oracle, 1.0, samples, seed, "cpu")
+        values = score(inputs, metrics)
+        atomic_write_json(path, [asdict(v) for v in values])
+        return values
+
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return cached(path, _load_values, build, lambda msg: print(msg, file=sys.stderr, flush=True))
+
+
+def oracle_reference_path(dataset: Dataset, profile: Profile, metrics: list[MetricSpec]) -> Path:
+    """Where ``oracle_reference`` caches its rows: keyed by everything that changes them."""
+    key = {
+        "dataset": dataset.ident,
+        "sizes": [len(dataset.train), len(dataset.valid), len(dataset.test)],
+        "profile": {k: v for k, v in asdict(profile).items() if k not in ("description", *SWEEP_ONLY)},
+        "metrics": [m.name for m in metrics],
+        "version": __version__,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),  # CPU float results depend on the thread count
+    }
+    return cache_dir() / "oracle_reference" / f"{dataset.name}-{profile.name}-{config_hash(key)}.json"
+
+
+def _load_values(path: Path) -> list[MetricValue]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, list):
+            raise ValueError("not a list")
+        return [MetricValue.from_json(v) for v in data]
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise Damaged(path, str(e).splitlines()[0][:120]) from None

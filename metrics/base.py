@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Literal
 
 from langgan_bench import __version__
@@ -27,6 +27,22 @@ class MetricValue:
     value: float
     signature: str
     n_samples: int
+
+    @classmethod
+    def from_json(cls, v: object) -> MetricValue:
+        """A value read back from a JSON file this tool wrote, checked; ValueError if it is not one."""
+        names = [f.name for f in fields(cls)]
+        if not (isinstance(v, dict) and set(v) == set(names)):
+            raise ValueError("holds something that is not a metric value")
+        ok = (
+            isinstance(v["metric"], str)
+            and isinstance(v["signature"], str)
+            and isinstance(v["value"], int | float)
+            and isinstance(v["n_samples"], int)
+        )
+        if not ok:
+            raise ValueError("has a value of the wrong type")
+        return cls(**v)
 
 
 def signature(name: str, **settings: object) -> str:

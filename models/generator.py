@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from langgan_bench.datasets.base import sequence_mask, trim_padding
-from langgan_bench.models.softmax_nll import softmax_nll, softmax_nll_many
+from langgan_bench.models.softmax_nll import logits_target_log_probs, softmax_nll, softmax_nll_many
 from langgan_bench.models.temperature import log_probs, pick, scoring_temperature
 
 State = list[tuple[torch.Tensor, torch.Tensor]]
@@ -225,6 +225,27 @@ def nll_from_logits(model: nn.Module, tokens: torch.Tensor, temperature: float =
             total -= float(model.log_prob(chunk, temperature).double().sum())
             count += int(model.mask(chunk).sum())
     return total / max(count, 1)
+
+
+@torch.no_grad()
+def nll_many_from_logits(
+    model: nn.Module, tokens: torch.Tensor, temperatures: list[float], batch_size: int = 500
+) -> list[float]:
+    """``nll_many`` for any model whose ``forward`` gives the teacher-forced logits (B, L, V): the network runs
+    once per chunk and every temperature is applied to its logits (LeakGAN's forward leaks the CNN features of
+    every prefix, so running it once per temperature made NLL_test most of a LeakGAN sweep)."""
+    temps = [scoring_temperature(t) for t in temperatures]
+    total = torch.zeros(len(temps), dtype=torch.float64, device=model.device)
+    count = 0
+    order = torch.argsort(model.mask(tokens).sum(dim=1), stable=True)
+    with evaluating(model):
+        for idx in order.split(batch_size):
+            chunk = trim_padding(tokens[idx], model.pad_id)
+            mask = model.mask(chunk)
+            count += int(mask.sum())
+            chunk, mask = chunk.to(model.device), mask.to(model.device)
+            total -= logits_target_log_probs(model(chunk)[mask], chunk[mask], temps).double().sum(dim=1)
+    return (total / max(count, 1)).tolist()
 
 
 def pad_logit_mask(vocab_size: int, pad_id: int | None) -> torch.Tensor:

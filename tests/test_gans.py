@@ -21,7 +21,7 @@ from langgan_bench.models.discriminators import (
     LSTMDiscConfig,
     LSTMDiscriminator,
 )
-from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
+from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator, nll_from_logits
 from langgan_bench.models.leakgan import LeakGenerator
 from langgan_bench.models.policy_gradient import (
     MovingAverageBaseline,
@@ -156,6 +156,14 @@ def test_leakgan_steps_compute_the_teacher_forced_distribution():
     width = int(sequence_mask(real, 1).sum(1).max())
     assert width < ds.max_len
     torch.testing.assert_close(gen.log_prob(real[:, :width]), gen.log_prob(real)[:, :width])
+    # NLL at several temperatures from one forward pass per chunk (the sweep's NLL_test) equals the plain
+    # path, log_prob summed one temperature at a time (float64 sums of the same float32 rows)
+    temps = [0.5, 1.0, 2.0]
+    many = gen.nll_many(ds.test, temps, batch_size=7)
+    for t, v in zip(temps, many, strict=True):
+        assert v == pytest.approx(nll_from_logits(gen, ds.test, t, batch_size=7), rel=1e-9)
+        assert gen.nll(ds.test, t, batch_size=7) == v
+    assert len(set(many)) == 3
 
 
 # --- policy gradient: every reward path raises the favoured token -----------------------------------------

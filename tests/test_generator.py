@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from langgan_bench.datasets.base import sequence_mask
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
-from langgan_bench.models.temperature import check_temperature, log_probs, pick
+from langgan_bench.models.temperature import BLOCK, check_temperature, inverse_cdf, log_probs, pick
 
 
 def make(eos=None, pad=None, dropout=0.0, seed=0):
@@ -98,6 +98,26 @@ def test_locked_dropout_shares_one_mask_across_time():
     y = gen._drop(x)
     assert torch.equal(y[:, :1].expand_as(y), y)
     assert set(y.unique().tolist()) <= {0.0, 2.0}
+
+
+def test_two_level_draws_are_the_one_level_inverse_cdf():
+    """``pick``'s block-then-word inverse CDF against one float64 running sum over the whole row, with the same
+    uniforms: the same token except within float32 rounding of a boundary; the ends of [0, 1) land on the
+    first and the last word of positive weight, never on zero mass (a masked word, an empty block, padding)."""
+    g = torch.Generator().manual_seed(3)
+    w = torch.exp(3 * torch.randn(2000, 3 * BLOCK, generator=g))
+    u = torch.rand(2000, 1, generator=g, dtype=torch.float64)
+    ref = torch.cumsum(w.double(), dim=-1)
+    one_level = torch.searchsorted(ref, u * ref[:, -1:], right=True)[:, 0]
+    assert (inverse_cdf(w, u) == one_level).float().mean() > 0.999
+    w = torch.zeros(3, 3 * BLOCK)
+    w[:, [5, 7, 2 * BLOCK + 1]] = torch.tensor([1.0, 2.0, 1e-6])  # block 1 is empty; a small last word
+    u = torch.tensor([[0.0], [1.0 - 2**-53], [0.5]], dtype=torch.float64)
+    assert inverse_cdf(w, u).tolist() == [5, 2 * BLOCK + 1, 7]
+    w[:, 2 * BLOCK + 1] = 0.0
+    assert inverse_cdf(w, u).tolist() == [5, 7, 7]
+    # a diverged generator's NaN logits still give tokens (its loss then reports the divergence)
+    assert pick(torch.full((2, 70), float("nan")), 1.0).shape == (2,)
 
 
 def test_fused_output_layer_matches_the_plain_log_softmax():

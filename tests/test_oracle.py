@@ -90,3 +90,24 @@ def test_bad_parameter_shape_is_refused():
     p["wo"] = p["wo"].T
     with pytest.raises(ValueError, match="wo"):
         Oracle(p)
+
+
+def test_oracle_reference_rows_are_computed_once_and_cached(seqgan, monkeypatch, capsys):
+    """The oracle's own rows (the floor of every oracle table) come from the cache after the first run; a
+    damaged cache entry is recomputed, with a one-line warning, to the same values."""
+    from langgan_bench.metrics import METRICS
+    from langgan_bench.profiles import PROFILES
+    from langgan_bench.sweep import oracle_reference, oracle_reference_path
+
+    ds = seqgan.limited(200, 100, 300)
+    profile = PROFILES.get("tiny")
+    metrics = [METRICS.get(n) for n in METRICS.names()]
+    first = oracle_reference(ds, profile, metrics)
+    assert {v.metric for v in first} == {"nll_oracle", "nll_test"}
+    assert next(v for v in first if v.metric == "nll_test").value == pytest.approx(ds.oracle.nll(ds.test))
+    with monkeypatch.context() as m:
+        m.setattr(type(ds.oracle), "sample", lambda *a, **k: pytest.fail("recomputed"))
+        assert oracle_reference(ds, profile, metrics) == first
+    oracle_reference_path(ds, profile, metrics).write_text('[{"metric": "nll_test", "value": "1"}]')
+    assert oracle_reference(ds, profile, metrics) == first
+    assert "is damaged" in capsys.readouterr().err
