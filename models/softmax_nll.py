@@ -8,12 +8,13 @@ on a CPU (25 MB per tensor for a batch of 64 × 20 tokens and V = 5,000). Here t
 log-probabilities only, and the backward turns them into the gradient (softmax − one-hot) in place before
 the two products: no zero-filled gradient tensors, no separate log-softmax backward. (Keeping the logits and
 a ``logsumexp`` instead was measured slower: ``logsumexp`` makes several passes.) On a CPU the log-softmax
-is taken in place, over the logits: the forward and backward then live in one (N, V) buffer, which fits the
-32 MiB L3 cache where two do not (25 MB each at 1,280 × 5,000), bit for bit the same values. One thread,
-1,280 rows, V = 5,000, forward + backward: 34.5 → 22.5 ms at H = 32, 48 → 38 ms at H = 64. The row-wise
-kernel reads each element before it writes it; on a GPU, whose kernels make no such promise, it stays out of
-place. See ``make perf`` for the A/B against the plain path. The per-row results equal the plain path's to
-float32 rounding (≈ 2e-6 absolute on log-probabilities of ≈ −8.5; gradients ≈ 6e-7 relative).
+is taken in place, over the logits: the forward and backward then work in one (N, V) buffer instead of two
+(25 MB each at 1,280 × 5,000), bit for bit the same values. One thread of the 2-core Xeon of 2026-12-01,
+1,280 rows, V = 5,000, forward + backward: 34.5 → 22.5 ms at H = 32, 48 → 38 ms at H = 64; an MLE epoch of
+the ``small`` profile 9.3 → 7.6 s. The row-wise kernel reads each element before it writes it; on a GPU,
+whose kernels make no such promise, it stays out of place. See ``make perf`` for the A/B against the plain
+path. The per-row results equal the plain path's to float32 rounding (≈ 2e-6 absolute on log-probabilities
+of ≈ −8.5; gradients ≈ 6e-7 relative).
 
 No-grad scoring (``softmax_nll_many``: validation NLL, NLL_test at every temperature of the sweep, the
 oracle's NLL of samples) runs over blocks of rows whose (rows, V) logits fit in the cache (≈ 4 MiB: 209 rows

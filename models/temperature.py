@@ -52,9 +52,12 @@ def pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | 
     shape, v = logits.shape[:-1], logits.shape[-1]
     z = logits.reshape(-1, v).float()
     blocks = -(-v // BLOCK)
-    e = torch.full((len(z), blocks * BLOCK), float("-inf"), device=z.device)
-    torch.mul(z, 1.0 / t, out=e[:, :v])
-    e.sub_(e.amax(dim=-1, keepdim=True)).exp_()
+    e = torch.empty((len(z), blocks * BLOCK), device=z.device)
+    e[:, v:] = 0.0  # the last block's padding: no mass
+    body = torch.sub(z, z.amax(dim=-1, keepdim=True), out=e[:, :v])  # max(z / T) = max(z) / T: one pass fewer
+    if t != 1.0:
+        body.mul_(1.0 / t)
+    body.exp_()
     u = torch.rand((len(z), 1), generator=generator, dtype=torch.float64, device=z.device)
     return inverse_cdf(e, u).clamp_(max=v - 1).view(shape)  # (the clamp: see inverse_cdf)
 
