@@ -110,6 +110,47 @@ class CNNFeatures(nn.Module):
                 out.append(torch.cat(pooled, dim=1))
         return self.highway(torch.cat(out))
 
+    @torch.no_grad()
+    def prefix_step(
+        self, prefix: torch.Tensor, written: torch.Tensor, running: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward(prefix)`` (N, F) for partial sentences whose first ``written`` (N,) positions hold tokens and
+        the rest ``blank_id``, step by step: ``running`` (N, F) is every filter's maximum over the windows
+        that lay wholly inside the written part one position earlier (zeros at the start: activations are
+        ≥ 0); returns the features and ``running`` for the next position.
+
+        A window wholly written never changes again, a wholly blank one has one value (the blank window's),
+        so only the windows that reach the newest position are convolved (over a sentence of 38 tokens, 26%
+        of the small CNN's convolution work). Rows at different positions take the full convolution.
+        Equal to ``forward(prefix)`` up to float rounding."""
+        self._check_width(prefix)
+        p = int(written[0])
+        x = self.embed(prefix).transpose(1, 2)
+        uniform = bool((written == p).all())
+        pooled, after = [], []
+        for conv, before in zip(self.convs, running.split([c.out_channels for c in self.convs], dim=1), strict=True):
+            w, last = conv.kernel_size[0], self.max_len - conv.kernel_size[0]  # windows start at 0..last
+            if not uniform:
+                act = torch.relu(conv(x))
+                starts = torch.arange(last + 1, device=x.device)
+                done = torch.where(starts + w <= written[:, None], 1.0, 0.0).to(act)[:, None]
+                pooled.append(act.amax(dim=2))
+                after.append((act * done).amax(dim=2))
+                continue
+            first, end = max(0, p - w), min(p - 1, last)  # the window that completes now, then the partial ones
+            cur = before
+            if first <= end:
+                act = torch.relu(conv(x[:, :, first : end + w]))
+                if p - w >= 0:
+                    before = torch.maximum(before, act[:, :, 0])
+                cur = torch.maximum(before, act.amax(dim=2))
+            if p <= last:  # some window is still wholly blank
+                blank = self.embed.weight[self.blank_id].unsqueeze(1).expand(-1, w).unsqueeze(0)
+                cur = torch.maximum(cur, torch.relu(conv(blank))[0, :, 0])
+            pooled.append(cur)
+            after.append(before)
+        return self.highway(torch.cat(pooled, dim=1)), torch.cat(after, dim=1)
+
     def _check_width(self, tokens: torch.Tensor) -> None:
         if tokens.shape[-1] != self.max_len:  # max-pooling sees padding too: a narrower input is another sentence
             raise ValueError(f"the CNN reads sentences of exactly {self.max_len} tokens, got {tokens.shape[-1]}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -163,23 +163,14 @@ class LSTMGenerator(nn.Module):
         """Mean per-token NLL (nats) of ``tokens`` in evaluation mode; never updates a weight."""
         return self.nll_many(tokens, [temperature], batch_size)[0]
 
-    @torch.no_grad()
     def nll_many(self, tokens: torch.Tensor, temperatures: list[float], batch_size: int = 500) -> list[float]:
         """``nll`` at every temperature, the network run and the logits computed once per chunk of rows."""
-        temps = [scoring_temperature(t) for t in temperatures]
-        total = torch.zeros(len(temps), dtype=torch.float64, device=self.device)
-        count = 0
-        # sentences of similar length share a chunk, so trimming the padding saves most of the work
-        order = torch.argsort(self.mask(tokens).sum(dim=1), stable=True)
-        with evaluating(self):
-            for idx in order.split(batch_size):
-                chunk = trim_padding(tokens[idx], self.pad_id)
-                mask = self.mask(chunk)
-                count += int(mask.sum())  # on the CPU copy: no device synchronisation
-                chunk, mask = chunk.to(self.device), mask.to(self.device)
-                h, _ = self.features(self.inputs_for(chunk))
-                total += softmax_nll_many(h[mask], self.out.weight, self.out_bias(), chunk[mask], temps)
-        return (total / max(count, 1)).tolist()
+
+        def summed(chunk: torch.Tensor, mask: torch.Tensor, temps: list[float]) -> torch.Tensor:
+            h, _ = self.features(self.inputs_for(chunk))
+            return softmax_nll_many(h[mask], self.out.weight, self.out_bias(), chunk[mask], temps)
+
+        return chunked_nll(self, tokens, temperatures, batch_size, summed)
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0, seed: int = 0) -> torch.Tensor:
@@ -227,13 +218,30 @@ def nll_from_logits(model: nn.Module, tokens: torch.Tensor, temperature: float =
     return total / max(count, 1)
 
 
-@torch.no_grad()
 def nll_many_from_logits(
     model: nn.Module, tokens: torch.Tensor, temperatures: list[float], batch_size: int = 500
 ) -> list[float]:
     """``nll_many`` for any model whose ``forward`` gives the teacher-forced logits (B, L, V): the network runs
     once per chunk and every temperature is applied to its logits (LeakGAN's forward leaks the CNN features of
     every prefix, so running it once per temperature made NLL_test most of a LeakGAN sweep)."""
+
+    def summed(chunk: torch.Tensor, mask: torch.Tensor, temps: list[float]) -> torch.Tensor:
+        return -logits_target_log_probs(model(chunk)[mask], chunk[mask], temps).double().sum(dim=1)
+
+    return chunked_nll(model, tokens, temperatures, batch_size, summed)
+
+
+@torch.no_grad()
+def chunked_nll(
+    model: nn.Module,
+    tokens: torch.Tensor,
+    temperatures: list[float],
+    batch_size: int,
+    summed: Callable[[torch.Tensor, torch.Tensor, list[float]], torch.Tensor],
+) -> list[float]:
+    """Mean per-token NLL at every temperature, in evaluation mode: ``summed(chunk, mask, temperatures)`` gives
+    a chunk's summed NLL per temperature (float64), for chunks of ``batch_size`` sentences of similar length
+    (so trimming their padding saves most of the work)."""
     temps = [scoring_temperature(t) for t in temperatures]
     total = torch.zeros(len(temps), dtype=torch.float64, device=model.device)
     count = 0
@@ -242,9 +250,9 @@ def nll_many_from_logits(
         for idx in order.split(batch_size):
             chunk = trim_padding(tokens[idx], model.pad_id)
             mask = model.mask(chunk)
-            count += int(mask.sum())
+            count += int(mask.sum())  # on the CPU copy: no device synchronisation
             chunk, mask = chunk.to(model.device), mask.to(model.device)
-            total -= logits_target_log_probs(model(chunk)[mask], chunk[mask], temps).double().sum(dim=1)
+            total += summed(chunk, mask, temps)
     return (total / max(count, 1)).tolist()
 
 

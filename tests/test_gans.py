@@ -17,6 +17,7 @@ from langgan_bench.models import MODELS, Diverged, TrainContext
 from langgan_bench.models.discriminators import (
     CNNConfig,
     CNNDiscriminator,
+    CNNFeatures,
     CNNRanker,
     LSTMDiscConfig,
     LSTMDiscriminator,
@@ -164,6 +165,34 @@ def test_leakgan_steps_compute_the_teacher_forced_distribution():
         assert v == pytest.approx(nll_from_logits(gen, ds.test, t, batch_size=7), rel=1e-9)
         assert gen.nll(ds.test, t, batch_size=7) == v
     assert len(set(many)) == 3
+
+
+def test_cnn_features_of_a_growing_prefix_step_by_step():
+    """``CNNFeatures.prefix_step`` (only the windows that reach the newest position convolved, the finished
+    ones as a running maximum, the blank ones as one value) equals the full forward at every prefix length,
+    for rows at one position and for rows at different positions."""
+    torch.manual_seed(0)
+    length = 12
+    cnn = CNNFeatures(30, length, CNNConfig(emb_dim=6, filter_sizes=(1, 2, 3, 5, 12), num_filters=(3, 4, 2, 3, 2)))
+    x = torch.randint(0, 30, (7, length))
+    running = torch.zeros(7, cnn.dim)
+    for p in range(length):
+        prefix = torch.where(torch.arange(length) < p, x, cnn.blank_id)
+        feats, running = cnn.prefix_step(prefix, torch.full((7,), p), running)
+        torch.testing.assert_close(feats, cnn(prefix), rtol=1e-5, atol=1e-6)
+    # rows at different positions: the full convolution, and the running maxima it hands on are the same
+    written = torch.tensor([0, 1, 3, 5, 8, 11, 12])
+    prefix = torch.where(torch.arange(length) < written[:, None], x, cnn.blank_id)
+    feats, after = cnn.prefix_step(prefix, written, torch.zeros(7, cnn.dim))
+    torch.testing.assert_close(feats, cnn(prefix), rtol=1e-5, atol=1e-6)
+    for i, p in enumerate(written.tolist()):
+        row = torch.where(torch.arange(length) < p, x[i], cnn.blank_id)[None].expand(2, -1)
+        state = torch.zeros(2, cnn.dim)
+        for q in range(p + 1):
+            _, state = cnn.prefix_step(
+                torch.where(torch.arange(length) < q, row, cnn.blank_id), torch.full((2,), q), state
+            )
+        torch.testing.assert_close(after[i], state[0], rtol=1e-5, atol=1e-6)
 
 
 # --- policy gradient: every reward path raises the favoured token -----------------------------------------
