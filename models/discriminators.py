@@ -124,7 +124,7 @@ class CNNFeatures(nn.Module):
         of the small CNN's convolution work). Rows at different positions take the full convolution.
         Equal to ``forward(prefix)`` up to float rounding."""
         self._check_width(prefix)
-        p = int(written[0])
+        p = int(written[0]) if len(written) else 0
         x = self.embed(prefix).transpose(1, 2)
         uniform = bool((written == p).all())
         pooled, after = [], []

@@ -68,7 +68,7 @@ def inverse_cdf(weights: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     the block sums, then a word by the float64 running sum inside that block, the uniform's place within the
     block's mass rescaled onto that sum (so the block's float32 sum, rounded, never cuts off its last words)."""
     n = len(weights)
-    w = weights.view(n, -1, BLOCK)
+    w = weights.view(n, weights.shape[1] // BLOCK, BLOCK)  # (no -1: n may be 0)
     block_sums = w.sum(dim=-1)
     cdf = torch.cumsum(block_sums, dim=-1, dtype=torch.float64)
     target = _below(u * cdf[:, -1:], cdf[:, -1:])

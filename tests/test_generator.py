@@ -118,6 +118,7 @@ def test_two_level_draws_are_the_one_level_inverse_cdf():
     assert inverse_cdf(w, u).tolist() == [5, 7, 7]
     # a diverged generator's NaN logits still give tokens (its loss then reports the divergence)
     assert pick(torch.full((2, 70), float("nan")), 1.0).shape == (2,)
+    assert pick(torch.zeros(0, 70), 1.0).shape == (0,)
 
 
 def test_fused_output_layer_matches_the_plain_log_softmax():
