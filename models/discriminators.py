@@ -133,7 +133,7 @@ class CNNFeatures(nn.Module):
             if not uniform:
                 act = torch.relu(conv(x))
                 starts = torch.arange(last + 1, device=x.device)
-                done = torch.where(starts + w <= written[:, None], 1.0, 0.0).to(act)[:, None]
+                done = (starts + w <= written[:, None]).to(act)[:, None]  # finished windows, per row
                 pooled.append(act.amax(dim=2))
                 after.append((act * done).amax(dim=2))
                 continue

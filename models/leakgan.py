@@ -82,6 +82,7 @@ class LeakGenerator(nn.Module):
     _sample_batch = LSTMGenerator._sample_batch
     log_prob = log_prob_from_logits
     nll_many = nll_many_from_logits
+    nll = LSTMGenerator.nll  # one temperature through ``nll_many``
     mask = LSTMGenerator.mask
     inputs_for = LSTMGenerator.inputs_for
 
@@ -109,9 +110,6 @@ class LeakGenerator(nn.Module):
     @property
     def device(self) -> torch.device:
         return self.out_weight.device
-
-    def nll(self, tokens: torch.Tensor, temperature: float = 1.0, batch_size: int = 500) -> float:
-        return self.nll_many(tokens, [temperature], batch_size)[0]
 
     def param_groups(self) -> list[list[nn.Parameter]]:
         """[manager parameters, worker parameters]; the leaked CNN belongs to the discriminator."""

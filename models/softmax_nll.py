@@ -41,7 +41,7 @@ class _SoftmaxNLL(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h, weight, bias, target, inv_t: float):  # type: ignore[override]
         z = _logits(h, weight, bias, inv_t)
-        if z.device.type == "cpu":  # in place: one (N, V) buffer, which stays in the CPU's cache (see above)
+        if z.device.type == "cpu":  # in place: one (N, V) buffer instead of two (see above)
             logp = torch.ops.aten._log_softmax.out(z, 1, False, out=z)
         else:
             logp = torch.log_softmax(z, dim=1)
@@ -79,26 +79,28 @@ def target_log_probs(
 ) -> torch.Tensor:
     """log softmax((h Wᵀ + b) / T)[target] per row and temperature: (len(temperatures), N), float32; the logits
     of each cache-sized block of rows computed once and every temperature applied to them."""
-    return _blockwise(len(h), weight.shape[0], h, lambda a, b: _logits(h[a:b], weight, bias, 1.0), target, temperatures)
+    return _blockwise(h, weight.shape[0], lambda a, b: _logits(h[a:b], weight, bias, 1.0), target, temperatures)
 
 
 @torch.no_grad()
 def logits_target_log_probs(logits: torch.Tensor, target: torch.Tensor, temperatures: list[float]) -> torch.Tensor:
     """``target_log_probs`` for logits a model already computed (N, V) (LeakGAN's goal-conditioned output layer):
     every temperature applied to each cache-sized block of rows while it is cached."""
-    return _blockwise(len(logits), logits.shape[1], logits, lambda a, b: logits[a:b], target, temperatures)
+    return _blockwise(logits, logits.shape[1], lambda a, b: logits[a:b], target, temperatures)
 
 
 def _blockwise(
-    n: int,
+    rows_of: torch.Tensor,
     vocab_size: int,
-    like: torch.Tensor,
     block: Callable[[int, int], torch.Tensor],
     target: torch.Tensor,
     temperatures: list[float],
 ) -> torch.Tensor:
-    out = torch.empty(len(temperatures), n, dtype=like.dtype, device=like.device)
-    rows = rows_per_block(vocab_size, like.device) or max(n, 1)
+    """Every temperature applied to the logits ``block(a, b)`` of rows a..b of ``rows_of`` (N, ·), a
+    cache-sized block of rows at a time."""
+    n = len(rows_of)
+    out = torch.empty(len(temperatures), n, dtype=rows_of.dtype, device=rows_of.device)
+    rows = rows_per_block(vocab_size, rows_of.device) or max(n, 1)
     for start in range(0, n, rows):
         z = block(start, start + rows)
         tgt = target[start : start + rows, None]
