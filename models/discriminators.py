@@ -111,6 +111,50 @@ class CNNFeatures(nn.Module):
         return self.highway(torch.cat(out))
 
     @torch.no_grad()
+    def all_prefixes(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``forward`` of every prefix x_{<t}, t = 0..L, of sentences ``tokens`` (B, L ≤ max_len), each prefix
+        filled up to max_len with ``blank_id``: (B, L + 1, F), up to float rounding.
+
+        Convolving the L + 1 prefixes one by one costs L + 1 convolutions per sentence. Here each tap of each
+        filter is applied to each position once (one product); a window's pre-activation is then the running
+        sum of its taps. With m of its w taps written, it is that sum plus the blank tail (the last w − m
+        taps applied to the blank word: one vector per m); it belongs to prefix t = start + m. Finished
+        windows enter as a running maximum over their starts, wholly blank ones as one value (LeakGAN's
+        leaked features of a teacher-forced sentence: ~30x fewer products at COCO's length)."""
+        b, length = tokens.shape
+        wide = F.pad(tokens, (0, self.max_len - length), value=self.blank_id)
+        x = self.embed(wide)  # (B, M, E)
+        blank = self.embed.weight[self.blank_id]
+        pooled = []
+        for conv in self.convs:
+            n, w = conv.out_channels, conv.kernel_size[0]
+            starts = self.max_len - w + 1
+            weight = conv.weight  # (n, E, w)
+            taps = (x @ weight.permute(1, 2, 0).reshape(x.shape[-1], w * n)).view(b, self.max_len, w, n)
+            # the blank tail of a window with m taps written (m = 0..w), bias included: (w + 1, n)
+            tail = torch.flip(torch.cumsum(torch.flip(blank @ weight, [-1]), -1), [-1]).T  # Σ_{j≥m}, m = 0..w-1
+            tail = torch.cat([tail, torch.zeros(1, n, dtype=tail.dtype, device=tail.device)]) + conv.bias
+            best = torch.zeros(b, length + 1, n, dtype=x.dtype, device=x.device)
+            acc = torch.zeros(b, starts, n, dtype=x.dtype, device=x.device)
+            for m in range(1, w + 1):
+                acc += taps[:, m - 1 : m - 1 + starts, m - 1]  # tap m-1 of the window starting at s: position s+m-1
+                if m == w:
+                    break
+                t_end = min(m + starts, length + 1)  # prefix t = s + m, for t ≤ L
+                if t_end > m:
+                    part = torch.relu(acc[:, : t_end - m] + tail[m])
+                    torch.maximum(best[:, m:t_end], part, out=best[:, m:t_end])
+            # finished windows: s + w ≤ t, as a running maximum over s
+            done = torch.relu(acc + conv.bias).cummax(dim=1).values  # (B, starts, n)
+            if length >= w:
+                best[:, w:] = torch.maximum(best[:, w:], done[:, : length + 1 - w])
+            # wholly blank windows (s ≥ t): one value, for t ≤ max_len - w
+            blank_t = min(starts, length + 1)
+            best[:, :blank_t] = torch.maximum(best[:, :blank_t], torch.relu(tail[0]))
+            pooled.append(best)
+        return self.highway(torch.cat(pooled, dim=2))
+
+    @torch.no_grad()
     def prefix_step(
         self, prefix: torch.Tensor, written: torch.Tensor, running: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -117,20 +117,13 @@ class LeakGenerator(nn.Module):
         worker = [*self.embed.parameters(), *self.worker.parameters(), *self.goal_change.parameters()]
         return [manager, [*worker, self.out_weight, self.out_bias]]
 
-    @torch.no_grad()
-    def features(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The leaked CNN features (N, F) of (partial) sentences; never a gradient into the discriminator."""
-        return torch.cat([self.leak(chunk) for chunk in tokens.split(SCORE_BATCH)])
-
     def prefix_features(self, tokens: torch.Tensor) -> torch.Tensor:
         """f_t for t = 0..L: the features of every prefix x_{<t} (B, L+1, F). Prefixes are always max_len
-        wide, as while sampling, also when the caller trimmed trailing padding (L < max_len)."""
-        b, length = tokens.shape
-        cols = torch.arange(self.max_len, device=tokens.device)
-        t = torch.arange(length + 1, device=tokens.device).unsqueeze(1)
-        wide = F.pad(tokens, (0, self.max_len - length), value=self.leak.blank_id).unsqueeze(1)
-        prefixes = torch.where(cols < t, wide, self.leak.blank_id)  # (B, L+1, max_len)
-        return self.features(prefixes.reshape(-1, self.max_len)).view(b, length + 1, -1)
+        wide, as while sampling, also when the caller trimmed trailing padding (L < max_len); each tap of
+        the CNN is applied to each position once (``CNNFeatures.all_prefixes``). No gradient flows into the
+        discriminator: the leaked CNN is trained only as part of it."""
+        rows = max(1, SCORE_BATCH // (self.max_len + 1))  # as many prefixes at once as ``features`` scores
+        return torch.cat([self.leak.all_prefixes(chunk) for chunk in tokens.split(rows)])
 
     def _logits(self, h: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         w = F.normalize(self.goal_change(goal), dim=-1)  # (..., k)
@@ -186,6 +179,11 @@ class LeakGenerator(nn.Module):
         _, (hw, cw) = self.worker(self.embed(prev).unsqueeze(1), (hw.unsqueeze(0), cw.unsqueeze(0)))
         logits = self._logits(hw[0], goal)
         return logits, (prefix, pos + 1, hw[0], cw[0], hm[0], cm[0], goal, acc, running)
+
+    @staticmethod
+    def keep_rows(state: State, keep: torch.Tensor) -> State:
+        """The step state of the rows ``keep`` (a boolean mask over the batch)."""
+        return tuple(s[keep] for s in state)
 
 
 def token_log_probs(out: dict[str, torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:

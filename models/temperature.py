@@ -34,8 +34,11 @@ def log_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 BLOCK = 64
 
 
-def pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def pick(
+    logits: torch.Tensor, temperature: float, generator: torch.Generator | None = None, u: torch.Tensor | None = None
+) -> torch.Tensor:
     """One token per row of ``logits`` (..., V): argmax at T = 0, else a draw from softmax(logits / T).
+    ``u`` (N, 1), float64 in [0, 1): the rows' uniforms, drawn here from ``generator`` when not given.
 
     Draws by inverse CDF, one float64 uniform per row, in two levels (``inverse_cdf``): the exponentials are
     taken in float32 (the logits' own precision), summed per block of 64 words, and the uniform picks a
@@ -58,8 +61,13 @@ def pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | 
     if t != 1.0:
         body.mul_(1.0 / t)
     body.exp_()
-    u = torch.rand((len(z), 1), generator=generator, dtype=torch.float64, device=z.device)
+    u = uniforms(len(z), generator, z.device) if u is None else u
     return inverse_cdf(e, u).clamp_(max=v - 1).view(shape)  # (the clamp: see inverse_cdf)
+
+
+def uniforms(n: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """The (n, 1) float64 uniforms ``pick`` draws for n rows."""
+    return torch.rand((n, 1), generator=generator, dtype=torch.float64, device=device)
 
 
 def inverse_cdf(weights: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

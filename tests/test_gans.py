@@ -35,6 +35,7 @@ from langgan_bench.models.template import AdversarialModel
 from langgan_bench.testing import WORDS, toy_dataset
 
 from .conftest import ONE_THREAD, cli, cli_here, cli_pairs, rows_of
+from .test_generator import sample_every_row
 
 # every registered GAN (a new one is tested by registering it); tests/test_contract.py has the contract checks
 GANS = tuple(n for n in MODELS.names() if issubclass(MODELS.get(n), AdversarialModel))
@@ -152,6 +153,9 @@ def test_leakgan_steps_compute_the_teacher_forced_distribution():
             steps.append(logits)
             prev = x[:, p]
     torch.testing.assert_close(torch.stack(steps, dim=1), teacher, rtol=1e-4, atol=1e-4)
+    # ended sentences leave the sampling batch with their state (keep_rows): the same samples
+    for t in (0.7, 1.5):
+        assert torch.equal(gen.sample(200, t, seed=3), sample_every_row(gen, 200, t, seed=3))
     # scoring sentences whose trailing padding was cut off gives the same numbers (the CNN still sees max_len)
     real = ds.test[:6]
     width = int(sequence_mask(real, 1).sum(1).max())
@@ -165,6 +169,21 @@ def test_leakgan_steps_compute_the_teacher_forced_distribution():
         assert v == pytest.approx(nll_from_logits(gen, ds.test, t, batch_size=7), rel=1e-9)
         assert gen.nll(ds.test, t, batch_size=7) == v
     assert len(set(many)) == 3
+
+
+def test_cnn_features_of_every_prefix_at_once():
+    """``CNNFeatures.all_prefixes`` (each tap applied once, windows as running sums of their taps plus a blank
+    tail) equals the full forward of every prefix, for sentences as wide as the CNN and trimmed ones."""
+    torch.manual_seed(0)
+    length = 12
+    cnn = CNNFeatures(30, length, CNNConfig(emb_dim=6, filter_sizes=(1, 2, 3, 5, 12), num_filters=(3, 4, 2, 3, 2)))
+    for width in (length, 9, 1):
+        x = torch.randint(0, 30, (7, width))
+        wide = torch.nn.functional.pad(x, (0, length - width), value=cnn.blank_id)
+        each = [cnn(torch.where(torch.arange(length) < t, wide, cnn.blank_id)) for t in range(width + 1)]
+        got = cnn.all_prefixes(x)
+        assert got.shape == (7, width + 1, cnn.dim) and not got.requires_grad
+        torch.testing.assert_close(got, torch.stack(each, dim=1), rtol=1e-5, atol=1e-6)
 
 
 def test_cnn_features_of_a_growing_prefix_step_by_step():

@@ -80,6 +80,29 @@ def test_sampling_is_seeded_and_leaves_mode_and_rng_alone():
     assert (greedy == greedy[0]).all()  # greedy decoding from BOS: one sentence
 
 
+@torch.no_grad()
+def sample_every_row(gen, n: int, temperature: float, seed: int) -> torch.Tensor:
+    """The reference sampler: every row of the batch stepped to the end, padding fed to ended sentences."""
+    g = torch.Generator().manual_seed(seed)
+    prev, state = torch.full((n,), gen.bos_id), None
+    done, out = torch.zeros(n, dtype=torch.bool), torch.full((n, gen.max_len), gen.pad_id)
+    for p in range(gen.max_len):
+        logits, state = gen.step(prev, state)
+        tok = torch.where(done, gen.pad_id, pick(logits, temperature, g))
+        done |= tok == gen.eos_id
+        out[:, p] = prev = tok
+    return out
+
+
+def test_ended_sentences_leave_the_batch_with_the_same_samples():
+    gen = make(eos=1, pad=0).eval()
+    for t in (0.0, 0.7, 1.5):
+        s = gen.sample(300, t, seed=5)
+        assert torch.equal(s, sample_every_row(gen, 300, t, seed=5)), t
+    lengths = sequence_mask(s, 1).sum(1)
+    assert lengths.min() < 3 and lengths.max() == 7  # sentences of many lengths: rows left at many steps
+
+
 def test_scoring_never_updates_a_weight():
     gen = make(dropout=0.5).train()
     before = {k: v.clone() for k, v in gen.state_dict().items()}
