@@ -124,16 +124,11 @@ class CNNFeatures(nn.Module):
         b, length = tokens.shape
         wide = F.pad(tokens, (0, self.max_len - length), value=self.blank_id)
         x = self.embed(wide)  # (B, M, E)
-        blank = self.embed.weight[self.blank_id]
         pooled = []
-        for conv in self.convs:
+        for conv, taps in zip(self.convs, self._taps(x), strict=True):
             n, w = conv.out_channels, conv.kernel_size[0]
             starts = self.max_len - w + 1
-            weight = conv.weight  # (n, E, w)
-            taps = (x @ weight.permute(1, 2, 0).reshape(x.shape[-1], w * n)).view(b, self.max_len, w, n)
-            # the blank tail of a window with m taps written (m = 0..w), bias included: (w + 1, n)
-            tail = torch.flip(torch.cumsum(torch.flip(blank @ weight, [-1]), -1), [-1]).T  # Σ_{j≥m}, m = 0..w-1
-            tail = torch.cat([tail, torch.zeros(1, n, dtype=tail.dtype, device=tail.device)]) + conv.bias
+            tail = self._blank_tail(conv)
             best = torch.zeros(b, length + 1, n, dtype=x.dtype, device=x.device)
             acc = torch.zeros(b, starts, n, dtype=x.dtype, device=x.device)
             for m in range(1, w + 1):
@@ -154,46 +149,80 @@ class CNNFeatures(nn.Module):
             pooled.append(best)
         return self.highway(torch.cat(pooled, dim=2))
 
+    def _taps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every tap of every filter applied to embeddings ``x`` (..., E), in one product: per filter of
+        width w and n channels, (..., w, n), tap j being the weight that meets the window's j-th word."""
+        mats = [conv.weight.permute(1, 2, 0).reshape(x.shape[-1], -1) for conv in self.convs]  # (E, w·n) each
+        out = (x @ torch.cat(mats, dim=1)).split([m.shape[1] for m in mats], dim=-1)
+        return [o.unflatten(-1, (c.kernel_size[0], c.out_channels)) for o, c in zip(out, self.convs, strict=True)]
+
+    def _blank_tail(self, conv: nn.Conv1d) -> torch.Tensor:
+        """(w + 1, n): row m is the bias plus the taps m..w−1 applied to the blank word: the part of a window's
+        pre-activation that its blank words give when its first m words are written."""
+        blank = self.embed.weight[self.blank_id] @ conv.weight  # (n, w): tap j on the blank word
+        after = torch.flip(torch.cumsum(torch.flip(blank, [-1]), -1), [-1]).T  # Σ_{j ≥ m}, m = 0..w−1
+        return torch.cat([after, after.new_zeros(1, after.shape[1])]) + conv.bias
+
+    @property
+    def step_state_size(self) -> int:
+        """Width of ``prefix_step``'s state: every filter's running maximum over finished windows, then the
+        running tap sums of its w − 1 open windows."""
+        return self.dim + sum((c.kernel_size[0] - 1) * c.out_channels for c in self.convs)
+
     @torch.no_grad()
     def prefix_step(
-        self, prefix: torch.Tensor, written: torch.Tensor, running: torch.Tensor
+        self, prefix: torch.Tensor, written: torch.Tensor, state: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``forward(prefix)`` (N, F) for partial sentences whose first ``written`` (N,) positions hold tokens and
-        the rest ``blank_id``, step by step: ``running`` (N, F) is every filter's maximum over the windows
-        that lay wholly inside the written part one position earlier (zeros at the start: activations are
-        ≥ 0); returns the features and ``running`` for the next position.
+        the rest ``blank_id``, one position at a time: ``state`` (N, ``step_state_size``; zeros at the start)
+        is what the previous position handed on; returns the features and the state for the next position.
 
-        A window wholly written never changes again, a wholly blank one has one value (the blank window's),
-        so only the windows that reach the newest position are convolved (over a sentence of 38 tokens, 26%
-        of the small CNN's convolution work). Rows at different positions take the full convolution.
-        Equal to ``forward(prefix)`` up to float rounding."""
+        The state holds every filter's maximum over the windows wholly written (they never change again) and
+        the running tap sums of its open windows (those with 1..w−1 words written). A new word is put
+        through every tap once (one (N, E) x (E, Σ w·n) product): each open window adds its next tap, the
+        window it completes joins the maximum, and it opens a window of its own. An open window's
+        pre-activation is its sum plus its blank tail; wholly blank windows have one value. Rows at different
+        positions replay the positions one by one. Equal to ``forward(prefix)`` up to float rounding."""
         self._check_width(prefix)
         p = int(written[0]) if len(written) else 0
-        x = self.embed(prefix).transpose(1, 2)
-        uniform = bool((written == p).all())
-        pooled, after = [], []
-        for conv, before in zip(self.convs, running.split([c.out_channels for c in self.convs], dim=1), strict=True):
-            w, last = conv.kernel_size[0], self.max_len - conv.kernel_size[0]  # windows start at 0..last
-            if not uniform:
-                act = torch.relu(conv(x))
-                starts = torch.arange(last + 1, device=x.device)
-                done = (starts + w <= written[:, None]).to(act)[:, None]  # finished windows, per row
-                pooled.append(act.amax(dim=2))
-                after.append((act * done).amax(dim=2))
-                continue
-            first, end = max(0, p - w), min(p - 1, last)  # the window that completes now, then the partial ones
-            cur = before
-            if first <= end:
-                act = torch.relu(conv(x[:, :, first : end + w]))
+        if bool((written == p).all()):
+            return self._step_at(prefix, p, state)
+        feats = prefix.new_zeros(len(prefix), self.dim, dtype=state.dtype)
+        after, here = torch.zeros_like(state), torch.zeros_like(state)
+        cols = torch.arange(self.max_len, device=prefix.device)
+        for q in range(int(written.max()) + 1):
+            f, here = self._step_at(torch.where(cols < q, prefix, self.blank_id), q, here)
+            rows = written == q
+            feats[rows], after[rows] = f[rows], here[rows]
+        return feats, after
+
+    def _step_at(self, prefix: torch.Tensor, p: int, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``prefix_step`` for rows that all hold p words (the newest at position p − 1)."""
+        widths, channels = [c.kernel_size[0] for c in self.convs], [c.out_channels for c in self.convs]
+        parts = state.split(channels + [(w - 1) * n for w, n in zip(widths, channels, strict=True)], dim=1)
+        runs, opens = parts[: len(widths)], parts[len(widths) :]
+        taps = self._taps(self.embed(prefix[:, p - 1])) if p > 0 else [None] * len(widths)
+        pooled, new_runs, new_opens = [], [], []
+        for conv, w, run, open_, tap in zip(self.convs, widths, runs, opens, taps, strict=True):
+            n, last = conv.out_channels, self.max_len - w  # windows start at 0..last
+            open_ = open_.view(len(state), w - 1, n)  # [:, m − 1]: the window with m words written (it starts at p − m)
+            if tap is not None:
+                # the window starting at p − w gets its last word: it is finished (if it exists)
+                full = tap[:, w - 1] + open_[:, w - 2] if w > 1 else tap[:, 0]
                 if p - w >= 0:
-                    before = torch.maximum(before, act[:, :, 0])
-                cur = torch.maximum(before, act.amax(dim=2))
+                    run = torch.maximum(run, torch.relu(full + conv.bias))
+                if w > 1:  # each open window adds its next tap; the new word opens a window
+                    open_ = torch.cat([tap[:, :1], open_[:, : w - 2] + tap[:, 1 : w - 1]], dim=1)
+            cur, tail = run, self._blank_tail(conv)
+            lo, hi = max(1, p - last), min(w - 1, p)  # open windows that exist: 0 ≤ p − m ≤ last
+            if lo <= hi:
+                cur = torch.maximum(cur, torch.relu(open_[:, lo - 1 : hi] + tail[lo : hi + 1]).amax(dim=1))
             if p <= last:  # some window is still wholly blank
-                blank = self.embed.weight[self.blank_id].unsqueeze(1).expand(-1, w).unsqueeze(0)
-                cur = torch.maximum(cur, torch.relu(conv(blank))[0, :, 0])
+                cur = torch.maximum(cur, torch.relu(tail[0]))
             pooled.append(cur)
-            after.append(before)
-        return self.highway(torch.cat(pooled, dim=1)), torch.cat(after, dim=1)
+            new_runs.append(run)
+            new_opens.append(open_.flatten(1))
+        return self.highway(torch.cat(pooled, dim=1)), torch.cat(new_runs + new_opens, dim=1)
 
     def _check_width(self, tokens: torch.Tensor) -> None:
         if tokens.shape[-1] != self.max_len:  # max-pooling sees padding too: a narrower input is another sentence

@@ -157,20 +157,20 @@ class LeakGenerator(nn.Module):
     # --- step by step (sampling and roll-outs) -------------------------------------------------------------
     def initial_state(self, n: int) -> State:
         """(prefix so far, position, worker h, c, manager h, c, current goal, this window's goal sum, the leaked
-        CNN's running maxima over the prefix's finished windows)."""
+        CNN's step state: maxima over the prefix's finished windows, tap sums of its open ones)."""
         dev, h = self.device, self.cfg.hidden_dim
         z = torch.zeros(n, h, device=dev)
         prefix = torch.full((n, self.max_len), self.leak.blank_id, dtype=torch.long, device=dev)
         goal = self.goal_init.detach().expand(n, -1).clone()
-        running = torch.zeros(n, self.leak.dim, device=dev)
-        return prefix, torch.zeros(n, dtype=torch.long, device=dev), z, z, z, z, goal, torch.zeros_like(goal), running
+        cnn = torch.zeros(n, self.leak.step_state_size, device=dev)
+        return prefix, torch.zeros(n, dtype=torch.long, device=dev), z, z, z, z, goal, torch.zeros_like(goal), cnn
 
     def step(self, prev: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """Previous token ids (N,) -> next-token logits (N, V); the same computation as ``teacher_forced``."""
-        prefix, pos, hw, cw, hm, cm, goal, acc, running = self.initial_state(len(prev)) if state is None else state
+        prefix, pos, hw, cw, hm, cm, goal, acc, cnn = self.initial_state(len(prev)) if state is None else state
         cols = torch.arange(self.max_len, device=prev.device)
         prefix = torch.where(cols == (pos - 1).unsqueeze(1), prev.unsqueeze(1), prefix)  # nothing at t = 0
-        feats, running = self.leak.prefix_step(prefix, pos, running)  # f_t, only the newest windows convolved
+        feats, cnn = self.leak.prefix_step(prefix, pos, cnn)  # f_t, the new word through every tap once
         _, (hm, cm) = self.manager(feats.unsqueeze(1), (hm.unsqueeze(0), cm.unsqueeze(0)))
         sub_goal = F.normalize(self.goal_head(hm[0]), dim=-1)
         new_window = ((pos > 0) & (pos % self.cfg.step_size == 0)).unsqueeze(1)
@@ -178,7 +178,7 @@ class LeakGenerator(nn.Module):
         acc = torch.where(new_window, 0.0, acc) + sub_goal
         _, (hw, cw) = self.worker(self.embed(prev).unsqueeze(1), (hw.unsqueeze(0), cw.unsqueeze(0)))
         logits = self._logits(hw[0], goal)
-        return logits, (prefix, pos + 1, hw[0], cw[0], hm[0], cm[0], goal, acc, running)
+        return logits, (prefix, pos + 1, hw[0], cw[0], hm[0], cm[0], goal, acc, cnn)
 
     @staticmethod
     def keep_rows(state: State, keep: torch.Tensor) -> State:

@@ -187,31 +187,26 @@ def test_cnn_features_of_every_prefix_at_once():
 
 
 def test_cnn_features_of_a_growing_prefix_step_by_step():
-    """``CNNFeatures.prefix_step`` (only the windows that reach the newest position convolved, the finished
-    ones as a running maximum, the blank ones as one value) equals the full forward at every prefix length,
-    for rows at one position and for rows at different positions."""
+    """``CNNFeatures.prefix_step`` (each new word through every tap once, finished windows as a running
+    maximum, open ones as running tap sums, blank ones as one value) equals the full forward at every prefix
+    length, for rows at one position and for rows at different positions (which replay the positions)."""
     torch.manual_seed(0)
     length = 12
     cnn = CNNFeatures(30, length, CNNConfig(emb_dim=6, filter_sizes=(1, 2, 3, 5, 12), num_filters=(3, 4, 2, 3, 2)))
     x = torch.randint(0, 30, (7, length))
-    running = torch.zeros(7, cnn.dim)
-    for p in range(length):
+    state, states = torch.zeros(7, cnn.step_state_size), []
+    for p in range(length + 1):
         prefix = torch.where(torch.arange(length) < p, x, cnn.blank_id)
-        feats, running = cnn.prefix_step(prefix, torch.full((7,), p), running)
+        feats, state = cnn.prefix_step(prefix, torch.full((7,), p), state)
+        states.append(state)
         torch.testing.assert_close(feats, cnn(prefix), rtol=1e-5, atol=1e-6)
-    # rows at different positions: the full convolution, and the running maxima it hands on are the same
+    # rows at different positions: the same features, and the same state handed on
     written = torch.tensor([0, 1, 3, 5, 8, 11, 12])
     prefix = torch.where(torch.arange(length) < written[:, None], x, cnn.blank_id)
-    feats, after = cnn.prefix_step(prefix, written, torch.zeros(7, cnn.dim))
+    feats, after = cnn.prefix_step(prefix, written, torch.zeros(7, cnn.step_state_size))
     torch.testing.assert_close(feats, cnn(prefix), rtol=1e-5, atol=1e-6)
     for i, p in enumerate(written.tolist()):
-        row = torch.where(torch.arange(length) < p, x[i], cnn.blank_id)[None].expand(2, -1)
-        state = torch.zeros(2, cnn.dim)
-        for q in range(p + 1):
-            _, state = cnn.prefix_step(
-                torch.where(torch.arange(length) < q, row, cnn.blank_id), torch.full((2,), q), state
-            )
-        torch.testing.assert_close(after[i], state[0], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(after[i], states[p][i], rtol=1e-5, atol=1e-6)
 
 
 # --- policy gradient: every reward path raises the favoured token -----------------------------------------
