@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml Makefile
 
 # every model on oracle and coco (small profile), seeds 0,1,2, then the report; finished runs are reused
 # (--fresh to redo). Two single-threaded worker processes: on 2 cores the whole grid's cells took 3,283 s this
-# way against 4,704 s one after another in one 2-thread process (--executor local; commit af41841, 2026-12-02).
+# way, 3,755 s on one 2-thread Dask worker and 4,704 s in one 2-thread process (--executor local); commit
+# af41841, 2026-12-02 (README: "The grid beyond one process").
 bench: $(STAMP)
 	$(BIN)/langgan-bench bench --profile small --out results --executor dask --workers 2 --threads-per-worker 1
 

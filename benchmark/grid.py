@@ -225,7 +225,7 @@ def run_dask(
     out = Path(cells[0].out)
     out.mkdir(parents=True, exist_ok=True)
     attempts = tempfile.mkdtemp(prefix="attempts-", dir=_grid_dir(out))
-    with _dask_client(workers, threads, scheduler, gpu) as client:
+    with _quiet_when_stopped() as quiet, _dask_client(workers, threads, scheduler, gpu) as client:
         from distributed import as_completed
 
         preps = {}
@@ -268,6 +268,7 @@ def run_dask(
                         reason = "its worker died twice (killed, out of memory?); resume it with `bench` again"
                     yield CellOutcome(cfg.dataset, _model_name(cfg.model), cfg.seed, "failed", 0.0, error=reason)
         except BaseException:  # Ctrl-C, SIGTERM: stop every cell now; each stays resumable from its checkpoint
+            quiet()
             client.cancel(list(futures) + list(preps.values()), force=True)
             if scheduler is None:
                 _stop_workers(client)
@@ -284,6 +285,27 @@ def _model_name(spec: str) -> str:
         return resolve_model(spec).name
     except UserError:
         return spec
+
+
+@contextmanager
+def _quiet_when_stopped() -> Iterator[Callable[[], None]]:
+    """A switch that silences Dask's logs until the cluster is closed: once we kill the workers on purpose,
+    the scheduler's broken connections to them are logged as errors with tracebacks, which are not news to a
+    user who pressed Ctrl-C (the bench prints its own line). The level is restored afterwards."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("distributed", "asyncio")]  # asyncio: unretrieved exceptions
+    levels = [logger.level for logger in loggers]
+
+    def quiet() -> None:
+        for logger in loggers:
+            logger.setLevel(logging.CRITICAL + 1)
+
+    try:
+        yield quiet
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _stop_workers(client: Any) -> None:

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from .conftest import cli, cli_here, rows_of
+from .conftest import ONE_THREAD, cli, cli_here, rows_of
 
 pytest.importorskip("distributed")
 
@@ -22,7 +22,8 @@ def values(out):
 @pytest.fixture(scope="module")
 def local_grid(tmp_path_factory):
     out = tmp_path_factory.mktemp("local")
-    proc = cli(*GRID, "--seeds", "0,1", "--out", str(out))
+    # one thread, like the 1-thread Dask workers it is compared with (also when this module runs outside xdist)
+    proc = cli(*GRID, "--seeds", "0,1", "--out", str(out), env=ONE_THREAD)
     assert proc.returncode == 0, proc.stderr
     return out
 
