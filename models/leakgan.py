@@ -122,7 +122,7 @@ class LeakGenerator(nn.Module):
         wide, as while sampling, also when the caller trimmed trailing padding (L < max_len); each tap of
         the CNN is applied to each position once (``CNNFeatures.all_prefixes``). No gradient flows into the
         discriminator: the leaked CNN is trained only as part of it."""
-        rows = max(1, SCORE_BATCH // (self.max_len + 1))  # at most SCORE_BATCH prefixes at once, as before
+        rows = max(1, SCORE_BATCH // (self.max_len + 1))  # at most SCORE_BATCH prefixes at once (bounds memory)
         return torch.cat([self.leak.all_prefixes(chunk) for chunk in tokens.split(rows)])
 
     def _logits(self, h: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
