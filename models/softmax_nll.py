@@ -4,17 +4,25 @@ GAN's pre-training, the judge LM, every reverse LM and every NLL_test.
 ``softmax_nll(h, weight, bias, target, temperature)`` is −log softmax((h Wᵀ + b) / T)[target] per row. The
 plain path (``log_softmax(linear(h)) .gather``) writes the (N, V) logits, then the (N, V) log-probabilities,
 and in the backward a zero-filled (N, V) gradient for the gather and another for the log-softmax: memory-bound
-on a CPU (25 MB per tensor for a batch of 64 × 20 tokens and V = 5,000). Here the forward keeps the
-log-probabilities only, and the backward turns them into the gradient (softmax − one-hot) in place before
-the two products: no zero-filled gradient tensors, no separate log-softmax backward. (Keeping the logits and
-a ``logsumexp`` instead was measured slower: ``logsumexp`` makes several passes.) On a CPU the log-softmax
-is taken in place, over the logits: the forward and backward then work in one (N, V) buffer instead of two
-(25 MB each at 1,280 × 5,000), bit for bit the same values. One thread of the 2-core Xeon of 2026-12-01,
-1,280 rows, V = 5,000, forward + backward: 34.5 → 22.5 ms at H = 32, 48 → 38 ms at H = 64; an MLE epoch of
-the ``small`` profile 9.3 → 7.6 s. The row-wise kernel reads each element before it writes it; on a GPU,
-whose kernels make no such promise, it stays out of place. See ``make perf`` for the A/B against the plain
-path. The per-row results equal the plain path's to float32 rounding (≈ 2e-6 absolute on log-probabilities
-of ≈ −8.5; gradients ≈ 6e-7 relative).
+on a CPU (25 MB per tensor for a batch of 64 × 20 tokens and V = 5,000). Here the forward keeps one (N, V)
+tensor for the backward, which turns it into the gradient (softmax − one-hot) in place before the two
+products: no zero-filled gradient tensors, no separate log-softmax backward. (Keeping the logits and a
+``logsumexp`` instead was measured slower: ``logsumexp`` makes several passes.) On a CPU:
+
+- the softmax is taken in place, over the logits, and the NLL is −log of the target's probability: one
+  (N, V) buffer instead of two (25 MB each at 1,280 × 5,000), and no exponential in the backward. A target
+  whose probability is below 1e-30 (``TINY``: −log of a float32 denormal or of 0 would be inexact or inf)
+  gets its NLL from its row's log-softmax, recomputed for those rows alone. The row-wise kernel reads each
+  element before it writes it; on a GPU, whose kernels make no such promise, the forward keeps the
+  log-softmax out of place and the backward takes its exponential;
+- the bias enters the forward product as one more column (``_logits``), and the backward scales the (N, H)
+  results by each row's upstream gradient instead of the (N, V) gradient.
+
+One thread of the 2-core Xeon, 1,280 rows, V = 5,000, forward + backward, H = 32: 34.5 → 22.5 ms
+(2026-12-01: the in-place log-softmax) → 17.6 → 14.3 ms (2026-12-02: the softmax, the bias column, the
+scaling; on two threads 9.7 → 7.9 ms). See ``make perf`` for the A/B against the plain path. The per-row
+results equal the plain path's to float32 rounding (≈ 2e-6 absolute on log-probabilities of ≈ −8.5;
+gradients ≈ 6e-7 relative).
 
 No-grad scoring (``softmax_nll_many``: validation NLL, NLL_test at every temperature of the sweep, the
 oracle's NLL of samples) runs over blocks of rows whose (rows, V) logits fit in the cache (≈ 4 MiB: 209 rows
@@ -32,30 +40,61 @@ from collections.abc import Callable
 import torch
 
 
-def _logits(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, inv_t: float) -> torch.Tensor:
-    z = torch.addmm(bias, h, weight.t())
+def _layer(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """The output layer as one (V, H + 1) matrix on a CPU: the bias as one more column of the weight (see
+    ``_logits``); the weight itself elsewhere."""
+    return torch.cat([weight, bias[:, None]], dim=1) if weight.device.type == "cpu" else weight
+
+
+def _logits(h: torch.Tensor, layer: torch.Tensor, bias: torch.Tensor, inv_t: float) -> torch.Tensor:
+    """(h Wᵀ + b) / T for ``layer = _layer(W, b)``. On a CPU the bias enters the product as a column of ones
+    beside h: ``addmm`` first broadcasts the bias into the (N, V) result and the product then reads it back,
+    two passes over 25 MB for a batch of 1,280 rows × V 5,000 (2-core Xeon, 1,280 × 32 × 5,000: 3.8 → 2.5 ms
+    on one thread, 2.1 → 1.5 ms on two). The sum is the same; the -inf of the padding's bias stays -inf."""
+    if layer.shape[1] == h.shape[1]:
+        z = torch.addmm(bias, h, layer.t())
+    else:
+        z = torch.mm(torch.cat([h, h.new_ones(len(h), 1)], dim=1), layer.t())
     return z.mul_(inv_t) if inv_t != 1.0 else z
+
+
+TINY = 1e-30  # a target probability below this is taken from its log-softmax (float32's normals end at 1.2e-38)
 
 
 class _SoftmaxNLL(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h, weight, bias, target, inv_t: float):  # type: ignore[override]
-        z = _logits(h, weight, bias, inv_t)
-        if z.device.type == "cpu":  # in place: one (N, V) buffer instead of two (see above)
-            logp = torch.ops.aten._log_softmax.out(z, 1, False, out=z)
+        layer = _layer(weight, bias)
+        z = _logits(h, layer, bias, inv_t)
+        if z.device.type == "cpu":  # the softmax in place: one (N, V) buffer, the backward's own (see above)
+            p = torch.ops.aten._softmax.out(z, 1, False, out=z)
+            p_target = p.gather(1, target[:, None]).squeeze(1)
+            nll = -torch.log(p_target)
+            low = (p_target < TINY).nonzero().squeeze(1)
+            if len(low):  # −log of a denormal or zero probability is inexact: those rows from their log-softmax
+                logp = torch.log_softmax(_logits(h[low], layer, bias, inv_t), dim=1)
+                nll[low] = -logp.gather(1, target[low, None]).squeeze(1)
         else:
-            logp = torch.log_softmax(z, dim=1)
-        ctx.save_for_backward(h, weight, logp, target)
+            p = torch.log_softmax(z, dim=1)  # log-probabilities: the backward takes their exponential
+            nll = -p.gather(1, target[:, None]).squeeze(1)
+        ctx.save_for_backward(h, weight, p, target)
         ctx.inv_t = inv_t
-        return -logp.gather(1, target[:, None]).squeeze(1)
+        return nll
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        h, weight, logp, target = ctx.saved_tensors
-        z = logp.exp_()  # softmax, in place: the saved log-probabilities are not needed again
-        z[torch.arange(len(z), device=z.device), target] -= 1.0  # − one-hot
-        z.mul_((grad * ctx.inv_t)[:, None])  # d nll / d (h Wᵀ + b), times the upstream gradient
-        return z @ weight, z.t() @ h, z.sum(dim=0), None, None
+        h, weight, z, target = ctx.saved_tensors
+        if z.device.type != "cpu":
+            z = z.exp_()  # softmax, in place: the saved log-probabilities are not needed again
+        z[torch.arange(len(z), device=z.device), target] -= 1.0  # − one-hot: d nll / d logits, per unit of grad
+        # Each row's upstream gradient (and 1 / T) scales the (N, H) results and h, not the (N, V) z:
+        # diag(s) z W = diag(s) (z W) and zᵀ diag(s) h = zᵀ (diag(s) h), one (N, V) pass fewer.
+        s = grad * ctx.inv_t
+        need = ctx.needs_input_grad
+        dh = (z @ weight).mul_(s[:, None]) if need[0] else None
+        dw = z.t() @ (h * s[:, None]) if need[1] else None
+        db = z.t() @ s if need[2] else None
+        return dh, dw, db, None, None
 
 
 def softmax_nll(
@@ -79,14 +118,16 @@ def target_log_probs(
 ) -> torch.Tensor:
     """log softmax((h Wᵀ + b) / T)[target] per row and temperature: (len(temperatures), N), float32; the logits
     of each cache-sized block of rows computed once and every temperature applied to them."""
-    return _blockwise(h, weight.shape[0], lambda a, b: _logits(h[a:b], weight, bias, 1.0), target, temperatures)
+    layer = _layer(weight, bias)
+    logits = lambda a, b: _logits(h[a:b], layer, bias, 1.0)  # noqa: E731
+    return _blockwise(h, weight.shape[0], logits, target, temperatures, owned=True)
 
 
 @torch.no_grad()
 def logits_target_log_probs(logits: torch.Tensor, target: torch.Tensor, temperatures: list[float]) -> torch.Tensor:
     """``target_log_probs`` for logits a model already computed (N, V) (LeakGAN's goal-conditioned output layer):
     every temperature applied to each cache-sized block of rows while it is cached."""
-    return _blockwise(logits, logits.shape[1], lambda a, b: logits[a:b], target, temperatures)
+    return _blockwise(logits, logits.shape[1], lambda a, b: logits[a:b], target, temperatures, owned=False)
 
 
 def _blockwise(
@@ -95,17 +136,24 @@ def _blockwise(
     block: Callable[[int, int], torch.Tensor],
     target: torch.Tensor,
     temperatures: list[float],
+    owned: bool,
 ) -> torch.Tensor:
     """Every temperature applied to the logits ``block(a, b)`` of rows a..b of ``rows_of`` (N, ·), a
-    cache-sized block of rows at a time."""
+    cache-sized block of rows at a time. ``owned``: each block is a fresh tensor, so on a CPU the last
+    temperature takes it in place (the block's log-softmax stays in the cache instead of a second block)."""
     n = len(rows_of)
     out = torch.empty(len(temperatures), n, dtype=rows_of.dtype, device=rows_of.device)
     rows = rows_per_block(vocab_size, rows_of.device) or max(n, 1)
+    in_place = owned and rows_of.device.type == "cpu"
     for start in range(0, n, rows):
         z = block(start, start + rows)
         tgt = target[start : start + rows, None]
         for i, t in enumerate(temperatures):
-            out[i, start : start + rows] = torch.log_softmax(z if t == 1.0 else z / t, dim=1).gather(1, tgt)[:, 0]
+            if in_place and i == len(temperatures) - 1:
+                logp = torch.ops.aten._log_softmax.out(z if t == 1.0 else z.div_(t), 1, False, out=z)
+            else:
+                logp = torch.log_softmax(z if t == 1.0 else z / t, dim=1)
+            out[i, start : start + rows] = logp.gather(1, tgt)[:, 0]
     return out
 
 

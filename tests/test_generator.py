@@ -144,6 +144,32 @@ def test_two_level_draws_are_the_one_level_inverse_cdf():
     assert pick(torch.zeros(0, 70), 1.0).shape == (0,)
 
 
+def test_softmax_nll_against_float64_with_weighted_rows_tiny_targets_and_padding():
+    """softmax_nll (models/softmax_nll.py) against a float64 log_softmax + gather: rows with their own upstream
+    gradient (REINFORCE's rewards), targets whose probability underflows float32 (e^-150: their NLL from the
+    log-softmax, not −log 0 = inf) and a padding word whose bias is -inf (never NaN), at T = 1 and T != 1."""
+    from langgan_bench.models.softmax_nll import softmax_nll
+
+    torch.manual_seed(0)
+    h, w, b = torch.randn(7, 5), torch.randn(11, 5), torch.randn(11)
+    b[0], b[3] = float("-inf"), -150.0  # padding; a word the rows cannot reach in float32
+    target = torch.tensor([3, 1, 3, 5, 10, 2, 3])
+    weights = torch.tensor([0.5, -1.0, 2.0, 0.0, 1.5, -0.25, 1.0], dtype=torch.float64)
+    for t in (1.0, 0.7):
+        args = [x.clone().requires_grad_() for x in (h, w, b)]
+        nll = softmax_nll(*args, target, t)
+        ref_args = [x.double().requires_grad_() for x in (h, w, b)]
+        logits = (ref_args[0] @ ref_args[1].t() + ref_args[2]) / t
+        ref = -torch.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+        torch.testing.assert_close(nll.double(), ref, rtol=1e-6, atol=1e-5)
+        assert nll[0].item() > 100 / t  # ≈ 150 / T nats, finite
+        grads = torch.autograd.grad((nll.double() * weights).sum(), args)
+        ref_grads = torch.autograd.grad((ref * weights).sum(), ref_args)
+        for a, r in zip(grads, ref_grads, strict=True):
+            assert torch.isfinite(a).all()
+            torch.testing.assert_close(a.double(), r, rtol=1e-5, atol=1e-6)
+
+
 def test_fused_output_layer_matches_the_plain_log_softmax():
     """log_prob's fused output layer (models/softmax_nll.py) against log_softmax + gather, values and
     gradients (float32 rounding only), with and without EOS/padding, at T = 1 and T != 1."""
