@@ -11,9 +11,11 @@ buffer. One loop runs over the sentence positions p = 0..L−1; at each position
 
 Active rows are always a leading slice (rows join in order of t), so position p costs work only for the rows
 that sample there. All completions then go to the reward function in one call. On a CPU the active rows are
-stepped in cache-sized chunks of ``CPU_ROWS`` (a 5,000-word float64 softmax per row is the dominant cost, and
-it runs several times faster on chunks that stay in cache); on an accelerator all rows go at once. The chunk
-size is fixed per device type, so results are reproducible. ``rollout_rewards_loop`` is the plain reference
+stepped in chunks of ``CPU_ROWS``, which bound the (rows, V) logits and the draw's buffers (512 rows: 10 MB
+at V = 5,000); on an accelerator all rows go at once. The uniforms are drawn row after row, so the chunk size
+does not change a single draw (tested). SeqGAN's paper roll-outs (64 sentences × 19 prefixes × K = 16,
+2-core Xeon, 2026-12-02): 128 rows 2.1 s, 256 1.65 s, 512 1.35 s, 1,024 1.5 s on 2 threads; 2.5, 2.2, 2.0
+and 2.5 s on one. ``rollout_rewards_loop`` is the plain reference
 (Python loops over t and k, one completion of all B sentences at a time) used by the tests and the benchmark.
 
 A policy is anything with ``max_len``, ``bos_id``, ``eos_id``, ``pad_id``, ``initial_state(n)`` and
@@ -52,7 +54,7 @@ class CompletionReward:
         return self.score(tokens)
 
 
-CPU_ROWS, ACCELERATOR_ROWS = 128, 1 << 16  # rows per batched step, by device type (memory and cache)
+CPU_ROWS, ACCELERATOR_ROWS = 512, 1 << 16  # rows per batched step, by device type (memory and cache)
 
 
 class Policy(Protocol):
@@ -183,8 +185,7 @@ def rollout_rewards(
 
 
 def row_chunk(device: torch.device) -> int:
-    """Rows per policy step: cache-sized on a CPU (a 5,000-word float64 softmax per row), everything at once on
-    an accelerator."""
+    """Rows per policy step: chunks of ``CPU_ROWS`` on a CPU, everything at once on an accelerator."""
     return CPU_ROWS if device.type == "cpu" else ACCELERATOR_ROWS
 
 

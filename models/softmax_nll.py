@@ -144,13 +144,18 @@ def _blockwise(
     n = len(rows_of)
     out = torch.empty(len(temperatures), n, dtype=rows_of.dtype, device=rows_of.device)
     rows = rows_per_block(vocab_size, rows_of.device) or max(n, 1)
-    in_place = owned and rows_of.device.type == "cpu"
+    cpu = rows_of.device.type == "cpu"
+    spare = None  # a CPU's second block: the temperatures before the last one work in it
     for start in range(0, n, rows):
         z = block(start, start + rows)
         tgt = target[start : start + rows, None]
         for i, t in enumerate(temperatures):
-            if in_place and i == len(temperatures) - 1:
+            if cpu and (owned and i == len(temperatures) - 1):
                 logp = torch.ops.aten._log_softmax.out(z if t == 1.0 else z.div_(t), 1, False, out=z)
+            elif cpu:
+                spare = z.new_empty(z.shape) if spare is None or spare.shape != z.shape else spare
+                scaled = spare.copy_(z) if t == 1.0 else torch.div(z, t, out=spare)
+                logp = torch.ops.aten._log_softmax.out(scaled, 1, False, out=spare)
             else:
                 logp = torch.log_softmax(z if t == 1.0 else z / t, dim=1)
             out[i, start : start + rows] = logp.gather(1, tgt)[:, 0]

@@ -442,6 +442,26 @@ def test_rollout_rewards_through_shared_prefixes_equal_the_plain_rewards():
         torch.testing.assert_close(shared, plain)
 
 
+def test_rollout_chunk_size_does_not_change_a_draw(monkeypatch):
+    """The CPU steps the roll-out rows in chunks of ``CPU_ROWS``; the uniforms are drawn row after row, so any
+    chunk size gives the same completions, bit for bit."""
+    from langgan_bench.models import rollout
+
+    torch.manual_seed(3)
+    gen = LSTMGenerator(9, 7, GeneratorConfig(emb_dim=8, hidden_dim=16), eos_id=1, pad_id=0).eval()
+    x, policy = gen.sample(5, 1.0, seed=4), LSTMPolicy(gen)
+    seen: list[torch.Tensor] = []
+
+    def keep(rows: torch.Tensor) -> torch.Tensor:
+        seen.append(rows.clone())
+        return rows.float().mean(dim=1)
+
+    for size in (rollout.CPU_ROWS, 3, 16):
+        monkeypatch.setattr(rollout, "CPU_ROWS", size)
+        rollout_rewards(policy, x, keep, 4, 1.0, torch.Generator().manual_seed(5))
+    assert len(seen[0]) == 6 * 4 * 5 + 5 and torch.equal(seen[0], seen[1]) and torch.equal(seen[0], seen[2])
+
+
 def test_batched_rollout_matches_the_loop_within_sampling_error():
     torch.manual_seed(3)
     gen = LSTMGenerator(6, 5, GeneratorConfig(emb_dim=8, hidden_dim=16), eos_id=1, pad_id=0).eval()
