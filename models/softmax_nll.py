@@ -25,12 +25,15 @@ results equal the plain path's to float32 rounding (≈ 2e-6 absolute on log-pro
 gradients ≈ 6e-7 relative).
 
 No-grad scoring (``softmax_nll_many``: validation NLL, NLL_test at every temperature of the sweep, the
-oracle's NLL of samples) runs over blocks of rows whose (rows, V) logits fit in the cache (≈ 4 MiB: 209 rows
-for V = 5,000), computes each block's logits once and applies every temperature to them while they are
+oracle's NLL of samples) runs over blocks of rows whose (rows, V) logits stay in the cache (``BLOCK_BYTES``,
+8 MiB: 419 rows for V = 5,000), computes each block's logits once and applies every temperature to them while they are
 cached. On the 2-core CPU, 10,000 rows × V 5,000 × 12 temperatures: 1.95 s as one block, 0.39 s in blocks
 of 256 rows; one temperature: 0.22 s → 0.08 s. The values are the same row by row (only the order of the
-float64 sum changes). The training path keeps the whole batch (1,280 rows): blocks were not faster there,
-the products' backward needs every row. On a GPU there is no blocking (``rows_per_block``).
+float64 sum changes). On the 2-core Xeon (2026-12-02), 100,000 rows × V 5,000, one temperature / eight:
+4 MiB blocks 336 / 1,987 ms on 2 threads and 536–548 / 3,745–3,844 ms on one; 8 MiB 295–305 / 2,000 and
+515–558 / 3,571–3,651 ms; 16 MiB 273 / 1,933–1,942 and 511–630 / 3,494–3,587 ms. The training path keeps
+the whole batch (1,280 rows): blocks were not faster there, the products' backward needs every row. On a
+GPU there is no blocking (``rows_per_block``).
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def softmax_nll(
     return _SoftmaxNLL.apply(h, weight, bias, target, 1.0 / temperature)
 
 
-BLOCK_BYTES = 4 << 20  # CPU: a block of float32 logits this size stays in the cache (2 x 1 MiB L2, 32 MiB L3)
+BLOCK_BYTES = 8 << 20  # CPU: a block of float32 logits this size stays in the cache (measured: see above)
 
 
 def rows_per_block(vocab_size: int, device: torch.device) -> int | None:
