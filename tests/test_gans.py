@@ -171,25 +171,6 @@ def test_leakgan_steps_compute_the_teacher_forced_distribution():
     assert len(set(many)) == 3
 
 
-def test_cnn_window_products_equal_the_convolution():
-    """``window_products`` (windows unfolded, one product per width) against ``nn.Conv1d`` on (B, E, L), values
-    and gradients, for widths from 1 to the whole sentence."""
-    from langgan_bench.models.discriminators import window_products
-
-    torch.manual_seed(0)
-    x = torch.randn(5, 9, 6, requires_grad=True)
-    for w in (1, 2, 4, 9):
-        conv = torch.nn.Conv1d(6, 3, w)
-        got, ref = window_products(x, conv), conv(x.transpose(1, 2)).transpose(1, 2)
-        assert got.shape == (5, 10 - w, 3)
-        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
-        up = torch.randn_like(got)
-        grads = torch.autograd.grad((got * up).sum(), [x, conv.weight, conv.bias])
-        refs = torch.autograd.grad((ref * up).sum(), [x, conv.weight, conv.bias])
-        for a, b in zip(grads, refs, strict=True):
-            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
-
-
 def test_cnn_features_of_every_prefix_at_once():
     """``CNNFeatures.all_prefixes`` (each tap applied once, windows as running sums of their taps plus a blank
     tail) equals the full forward of every prefix, for sentences as wide as the CNN and trimmed ones."""
