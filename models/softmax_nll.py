@@ -153,11 +153,11 @@ def _blockwise(
         z = block(start, start + rows)
         tgt = target[start : start + rows, None]
         for i, t in enumerate(temperatures):
-            if cpu and (owned and i == len(temperatures) - 1):
+            if cpu and owned and i == len(temperatures) - 1:
                 logp = torch.ops.aten._log_softmax.out(z if t == 1.0 else z.div_(t), 1, False, out=z)
             elif cpu:
                 spare = z.new_empty(z.shape) if spare is None or spare.shape != z.shape else spare
-                scaled = spare.copy_(z) if t == 1.0 else torch.div(z, t, out=spare)
+                scaled = z if t == 1.0 else torch.div(z, t, out=spare)
                 logp = torch.ops.aten._log_softmax.out(scaled, 1, False, out=spare)
             else:
                 logp = torch.log_softmax(z if t == 1.0 else z / t, dim=1)
