@@ -19,7 +19,7 @@ from torch import nn
 
 from langgan_bench.datasets.base import sequence_mask, trim_padding
 from langgan_bench.models.softmax_nll import logits_target_log_probs, softmax_nll, softmax_nll_many
-from langgan_bench.models.temperature import log_probs, pick, scoring_temperature, uniforms
+from langgan_bench.models.temperature import log_probs, pick, pick_blocks, scoring_temperature, uniforms
 
 State = list[tuple[torch.Tensor, torch.Tensor]]
 SAMPLE_BATCH = 1000  # fixed, so the same seed gives the same samples whatever the device memory
@@ -191,9 +191,8 @@ class LSTMGenerator(nn.Module):
         prev = torch.full((n,), self.bos_id, dtype=torch.long, device=self.device)
         state = None
         for t in range(self.max_len):
-            logits, state = self.step(prev, state)
             u = uniforms(n, gen, self.device) if temperature != 0 else None  # (T = 0: argmax, no draws)
-            tok = pick(logits, temperature, gen, u if u is None or len(rows) == n else u[rows])
+            tok, state = self.draw(prev, state, temperature, u if u is None or len(rows) == n else u[rows])
             out[rows, t] = tok
             prev = tok
             if self.eos_id is None:
@@ -205,10 +204,28 @@ class LSTMGenerator(nn.Module):
                 rows, prev, state = rows[going], tok[going], self.keep_rows(state, going)
         return out
 
+    def draw(
+        self, prev: torch.Tensor, state: State | None, temperature: float, u: torch.Tensor | None
+    ) -> tuple[torch.Tensor, State]:
+        """One sampling step: ``step`` and ``pick`` with the uniforms ``u``, the output layer and the draw a
+        cache-sized block of rows at a time (``pick_blocks``)."""
+        h, state = self.features(prev.unsqueeze(1), state)
+        h, weight, bias = h[:, 0], self.out.weight, self.out_bias()
+        logits = lambda a, b: nn.functional.linear(h[a:b], weight, bias)  # noqa: E731
+        return pick_blocks(logits, len(h), self.vocab_size, temperature, u, h.device), state
+
     @staticmethod
     def keep_rows(state: State, keep: torch.Tensor) -> State:
         """The step state of the rows ``keep`` (a boolean mask over the batch)."""
         return [(h[:, keep], c[:, keep]) for h, c in state]
+
+
+def step_and_pick(
+    model: nn.Module, prev: torch.Tensor, state: object, temperature: float, u: torch.Tensor | None
+) -> tuple[torch.Tensor, object]:
+    """``LSTMGenerator.draw`` for a model with its own ``step`` (LeakGAN's): the whole step, then ``pick``."""
+    logits, state = model.step(prev, state)
+    return pick(logits, temperature, None, u), state
 
 
 def log_prob_from_logits(model: nn.Module, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

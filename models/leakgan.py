@@ -49,6 +49,7 @@ from langgan_bench.models.generator import (
     log_prob_from_logits,
     nll_many_from_logits,
     pad_logit_mask,
+    step_and_pick,
 )
 from langgan_bench.models.policy_gradient import check_collapse, policy_gradient_loss
 from langgan_bench.models.rollout import rollout_rewards
@@ -80,6 +81,7 @@ class LeakGenerator(nn.Module):
     # they only need ``step``, ``forward`` (teacher-forced logits) and the ids below.
     sample = LSTMGenerator.sample
     _sample_batch = LSTMGenerator._sample_batch
+    draw = step_and_pick
     log_prob = log_prob_from_logits
     nll_many = nll_many_from_logits
     nll = LSTMGenerator.nll  # one temperature through ``nll_many``

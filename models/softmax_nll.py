@@ -31,9 +31,10 @@ cached. On the 2-core CPU, 10,000 rows × V 5,000 × 12 temperatures: 1.95 s as 
 of 256 rows; one temperature: 0.22 s → 0.08 s. The values are the same row by row (only the order of the
 float64 sum changes). On the 2-core Xeon (2026-12-02), 100,000 rows × V 5,000, one temperature / eight:
 4 MiB blocks 336 / 1,987 ms on 2 threads and 536–548 / 3,745–3,844 ms on one; 8 MiB 295–305 / 2,000 and
-515–558 / 3,571–3,651 ms; 16 MiB 273 / 1,933–1,942 and 511–630 / 3,494–3,587 ms. The training path keeps
-the whole batch (1,280 rows): blocks were not faster there, the products' backward needs every row. On a
-GPU there is no blocking (``rows_per_block``).
+515–558 / 3,571–3,651 ms; 16 MiB 273 / 1,933–1,942 and 511–630 / 3,494–3,587 ms. The training path's
+backward keeps the whole batch (its products need every row); its forward computes the probabilities in
+L2-sized blocks of rows (``TRAIN_BLOCK_BYTES``, ``_softmax_blocks``). On a GPU there is no blocking
+(``rows_per_block``).
 """
 
 from __future__ import annotations
@@ -68,9 +69,8 @@ class _SoftmaxNLL(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h, weight, bias, target, inv_t: float):  # type: ignore[override]
         layer = _layer(weight, bias)
-        z = _logits(h, layer, bias, inv_t)
-        if z.device.type == "cpu":  # the softmax in place: one (N, V) buffer, the backward's own (see above)
-            p = torch.ops.aten._softmax.out(z, 1, False, out=z)
+        if h.device.type == "cpu":  # the softmax in place: one (N, V) buffer, the backward's own (see above)
+            p = _softmax_blocks(h, layer, inv_t)
             p_target = p.gather(1, target[:, None]).squeeze(1)
             nll = -torch.log(p_target)
             low = (p_target < TINY).nonzero().squeeze(1)
@@ -78,7 +78,7 @@ class _SoftmaxNLL(torch.autograd.Function):
                 logp = torch.log_softmax(_logits(h[low], layer, bias, inv_t), dim=1)
                 nll[low] = -logp.gather(1, target[low, None]).squeeze(1)
         else:
-            p = torch.log_softmax(z, dim=1)  # log-probabilities: the backward takes their exponential
+            p = torch.log_softmax(_logits(h, layer, bias, inv_t), dim=1)  # the backward takes their exponential
             nll = -p.gather(1, target[:, None]).squeeze(1)
         ctx.save_for_backward(h, weight, p, target)
         ctx.inv_t = inv_t
@@ -95,9 +95,43 @@ class _SoftmaxNLL(torch.autograd.Function):
         s = grad * ctx.inv_t
         need = ctx.needs_input_grad
         dh = (z @ weight).mul_(s[:, None]) if need[0] else None
-        dw = z.t() @ (h * s[:, None]) if need[1] else None
-        db = z.t() @ s if need[2] else None
+        dw = db = None
+        if z.device.type == "cpu" and need[1]:
+            # (diag(s) [h, 1])ᵀ z, transposed: the (H + 1, V) product runs faster than zᵀ (diag(s) h) (V, H)
+            # (one thread, 1,274 × 5,000 × 65: 7.1 → 5.3 ms) and its last row is the bias's gradient, so z
+            # is read once for both (``addmv`` read it again: ≈ 0.9 ms)
+            both = torch.cat([h * s[:, None], s[:, None]], dim=1).t() @ z
+            dw, db = both[:-1].t(), (both[-1] if need[2] else None)
+        else:
+            dw = z.t() @ (h * s[:, None]) if need[1] else None
+            db = z.t() @ s if need[2] else None
         return dh, dw, db, None, None
+
+
+#: CPU: the forward's logits are computed and turned into probabilities a block of rows at a time, the
+#: block small enough to stay in a core's L2 cache between the product and the softmax (see ``_softmax_blocks``)
+TRAIN_BLOCK_BYTES = 1 << 20
+
+
+def _softmax_blocks(h: torch.Tensor, layer: torch.Tensor, inv_t: float) -> torch.Tensor:
+    """softmax((h Wᵀ + b) / T) (N, V) for ``layer = _layer(W, b)`` on a CPU, computed a block of rows at a
+    time into the one (N, V) buffer: each block's product is written into the cache and its softmax taken
+    there, where the whole-batch product wrote 25 MB to memory and the softmax read it back (1,274 × 65 ×
+    5,000, one thread of the 2-core Xeon, 2026-12-02: product and softmax 13.5–17 → 10–11 ms). The same
+    values bit for bit: each row's product and softmax do not depend on the other rows."""
+    n, v = len(h), layer.shape[0]
+    p = h.new_empty(n, v)
+    if n == 0:
+        return p
+    hb = torch.cat([h, h.new_ones(n, 1)], dim=1)  # a CPU's layer carries the bias as its last column
+    rows = max(16, TRAIN_BLOCK_BYTES // (4 * v))
+    for a in range(0, n, rows):
+        zb = p[a : a + rows]
+        torch.mm(hb[a : a + rows], layer.t(), out=zb)
+        if inv_t != 1.0:
+            zb.mul_(inv_t)
+        torch.ops.aten._softmax.out(zb, 1, False, out=zb)
+    return p
 
 
 def softmax_nll(

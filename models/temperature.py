@@ -6,6 +6,8 @@ T = 0 is refused rather than silently approximated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 
@@ -63,6 +65,28 @@ def pick(
     body.exp_()
     u = uniforms(len(z), generator, z.device) if u is None else u
     return inverse_cdf(e, u).clamp_(max=v - 1).view(shape)  # (the clamp: see inverse_cdf)
+
+
+#: CPU: rows whose logits are computed and drawn from at a time while sampling (``pick_blocks``), so each
+#: block's logits, exponentials and sums stay in the cache (4 MiB: 234 rows at V = 4,480)
+PICK_BLOCK_BYTES = 4 << 20
+
+
+def pick_blocks(
+    logits: Callable[[int, int], torch.Tensor], n: int, vocab_size: int, temperature: float, u: torch.Tensor | None,
+    device: torch.device,
+) -> torch.Tensor:  # fmt: skip
+    """``pick`` of rows 0..n-1 whose logits ``logits(a, b)`` (rows a..b-1) are computed a block of rows at a
+    time on a CPU (one block elsewhere), with their uniforms ``u`` (n, 1) (None at T = 0). The draws are
+    those of one ``pick`` over all rows: each row's logits and draw depend on that row alone. ``make bench``'s
+    MLE generators (H = 64), 9 × 5,000 samples on one thread each, the COCO and the oracle one sampling at
+    the same time on the 2-core Xeon (2026-12-02): COCO 7.7–8.8 → 7.0–7.5 s, oracle 12.9–13.6 → 11.1 s, the
+    same samples. (Roll-outs keep their 512-row steps: blocks inside them were 0–10% slower.)"""
+    rows = max(16, PICK_BLOCK_BYTES // (4 * vocab_size)) if device.type == "cpu" else max(n, 1)
+    if n <= rows:
+        return pick(logits(0, n), temperature, None, u)
+    block = lambda a: pick(logits(a, a + rows), temperature, None, None if u is None else u[a : a + rows])  # noqa: E731
+    return torch.cat([block(a) for a in range(0, n, rows)])  # each block's logits made and drawn from in turn
 
 
 def uniforms(n: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:

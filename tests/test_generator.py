@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from langgan_bench.datasets.base import sequence_mask
+from langgan_bench.models import temperature as temperature_module
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
 from langgan_bench.models.temperature import BLOCK, check_temperature, inverse_cdf, log_probs, pick
 
@@ -101,6 +102,15 @@ def test_ended_sentences_leave_the_batch_with_the_same_samples():
         assert torch.equal(s, sample_every_row(gen, 300, t, seed=5)), t
     lengths = sequence_mask(s, 1).sum(1)
     assert lengths.min() < 3 and lengths.max() == 7  # sentences of many lengths: rows left at many steps
+
+
+def test_sampling_draws_a_block_of_rows_at_a_time_with_the_same_samples(monkeypatch):
+    """On a CPU the output layer and the draw run over blocks of rows (``pick_blocks``): with blocks of 16
+    rows the samples are still those of the reference sampler, at every temperature."""
+    gen = make(eos=1, pad=0).eval()
+    monkeypatch.setattr(temperature_module, "PICK_BLOCK_BYTES", 1)  # 16 rows per block
+    for t in (0.0, 0.7, 1.5):
+        assert torch.equal(gen.sample(300, t, seed=5), sample_every_row(gen, 300, t, seed=5)), t
 
 
 def test_scoring_never_updates_a_weight():
