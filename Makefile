@@ -15,10 +15,13 @@ export LANGGAN_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data)
 
 venv: $(STAMP)
 
+# pip byte-compiles file after file; compileall does it on every core at once (a fresh .venv on the 2-core
+# machine: 66 -> 54 s). A file that does not compile (a package's Python 2 example) is skipped, as pip skips it.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check $(TORCH)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,dask]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile $(TORCH)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -e '.[dev,dask]'
+	$(PY) -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	touch $(STAMP)
 
 # every model on oracle and coco (small profile), seeds 0,1,2, then the report; finished runs are reused

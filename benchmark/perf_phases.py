@@ -142,6 +142,20 @@ def report(data_dir: Path | None, log: Callable[[str], None], limit: int | None 
     rows.append(("validation NLL (5k)", cfg, best["valid"], valid_flops, "validation"))
     rows.append(("  same, plain output layer (A/B)", cfg, best["valid_plain"], valid_flops, ""))
 
+    # --- the same epoch as ``make bench`` runs it: the small generator on one thread (a bench worker's) -------
+    log("MLE epoch: small profile's generator on one thread")
+    threads = torch.get_num_threads()
+    torch.manual_seed(0)
+    small = make_generator(data, GeneratorConfig(emb_dim=64, hidden_dim=64, dropout=0.5), device)
+    small_cfg = MLETraining(batch_size=64, lr=5e-3, max_epochs=1, patience=1)
+    small_epoch = lambda on=data: train_mle(small, on, small_cfg, _ctx(device), None, lambda s: {}, "perf")  # noqa: E731
+    try:
+        torch.set_num_threads(1)
+        small_epoch(warm)
+        small_time = _best(small_epoch)
+    finally:
+        torch.set_num_threads(threads)
+
     # --- SeqGAN adversarial generator step and discriminator round (paper sizes) --------------------------
     torch.manual_seed(0)
     cls = MODELS.get("seqgan")
@@ -192,6 +206,8 @@ def report(data_dir: Path | None, log: Callable[[str], None], limit: int | None 
             f"{flops / square / sec:>9.0%}{goal:>7}{peer:>7}{ratio:>9}"
         )
     lines += [
+        f"  MLE epoch as make bench runs it (small profile: 64 x 64, dropout 0.5, batch 64; one thread, as each "
+        f"bench worker): {small_time:.3f}s incl. validation",
         f"  MLE epoch A/B: fused / plain = {best['fused'] / best['plain']:.2f}; validation fused / plain = "
         f"{best['valid'] / best['valid_plain']:.2f}",
         f"  glibc allocator: {memory.status}; one fused MLE epoch: {sys_s:.2f}s system time, {faults} minor page "
