@@ -124,7 +124,9 @@ def _softmax_blocks(h: torch.Tensor, layer: torch.Tensor, inv_t: float) -> torch
     if n == 0:
         return p
     hb = torch.cat([h, h.new_ones(n, 1)], dim=1)  # a CPU's layer carries the bias as its last column
-    rows = max(16, TRAIN_BLOCK_BYTES // (4 * v))
+    # on one thread (each of ``make bench``'s workers); with more, one product over the whole batch: at the
+    # paper sizes on two threads the blocks made the MLE epoch slower (1.74 → 1.90 s, the same morning)
+    rows = max(16, TRAIN_BLOCK_BYTES // (4 * v)) if torch.get_num_threads() == 1 else n
     for a in range(0, n, rows):
         zb = p[a : a + rows]
         torch.mm(hb[a : a + rows], layer.t(), out=zb)

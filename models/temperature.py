@@ -76,13 +76,15 @@ def pick_blocks(
     logits: Callable[[int, int], torch.Tensor], n: int, vocab_size: int, temperature: float, u: torch.Tensor | None,
     device: torch.device,
 ) -> torch.Tensor:  # fmt: skip
-    """``pick`` of rows 0..n-1 whose logits ``logits(a, b)`` (rows a..b-1) are computed a block of rows at a
-    time on a CPU (one block elsewhere), with their uniforms ``u`` (n, 1) (None at T = 0). The draws are
-    those of one ``pick`` over all rows: each row's logits and draw depend on that row alone. ``make bench``'s
-    MLE generators (H = 64), 9 × 5,000 samples on one thread each, the COCO and the oracle one sampling at
-    the same time on the 2-core Xeon (2026-12-02): COCO 7.7–8.8 → 7.0–7.5 s, oracle 12.9–13.6 → 11.1 s, the
-    same samples. (Roll-outs keep their 512-row steps: blocks inside them were 0–10% slower.)"""
-    rows = max(16, PICK_BLOCK_BYTES // (4 * vocab_size)) if device.type == "cpu" else max(n, 1)
+    """``pick`` of rows 0..n-1 whose logits ``logits(a, b)`` (rows a..b-1) are computed a block of rows
+    at a time on a CPU running one thread (one block elsewhere), with their uniforms ``u`` (n, 1) (None at
+    T = 0). The draws are those of one ``pick`` over all rows: each row's logits and draw depend on that
+    row alone. ``make bench``'s MLE generators (H = 64), 9 × 5,000 samples on one thread each, the COCO and
+    the oracle one sampling at the same time on the 2-core Xeon (2026-12-02): COCO 7.7–8.8 → 7.0–7.5 s,
+    oracle 12.9–13.6 → 11.1 s, the same samples. Roll-outs keep their 512-row steps (blocks inside them were
+    0–10% slower), and so does sampling on two threads (the paper-size phases of ``make perf`` were slower)."""
+    one_thread = device.type == "cpu" and torch.get_num_threads() == 1  # blocks measured faster only there
+    rows = max(16, PICK_BLOCK_BYTES // (4 * vocab_size)) if one_thread else max(n, 1)
     if n <= rows:
         return pick(logits(0, n), temperature, None, u)
     block = lambda a: pick(logits(a, a + rows), temperature, None, None if u is None else u[a : a + rows])  # noqa: E731
