@@ -210,3 +210,27 @@ def test_fused_output_layer_matches_the_plain_log_softmax():
             assert gen.nll(x, t, batch_size=4) == v  # one temperature or several: the same sum
         sweep = SweepGenerator(gen, x, [0.0, *temps])
         assert [sweep.nll(x, t) for t in temps] == [gen.nll(x, t) for t in temps]
+
+
+def test_softmax_nll_training_forward_in_blocks_of_rows_gives_the_same_bits(monkeypatch):
+    """On one thread the training forward computes logits and softmax a block of rows at a time
+    (``TRAIN_BLOCK_BYTES``): with 16-row blocks the NLL and the gradients equal those of one block."""
+    from langgan_bench.models import softmax_nll as module
+
+    torch.manual_seed(0)
+    h, w, b = torch.randn(70, 8), torch.randn(300, 8), torch.randn(300)
+    target = torch.randint(0, 300, (70,))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        results = []
+        for block_bytes in (1 << 30, 1):  # one block; 16 rows per block
+            monkeypatch.setattr(module, "TRAIN_BLOCK_BYTES", block_bytes)
+            hh, ww, bb = (x.clone().requires_grad_() for x in (h, w, b))
+            nll = module.softmax_nll(hh, ww, bb, target, 0.7)
+            (nll * torch.linspace(0.5, 1.5, 70)).sum().backward()
+            results.append((nll.detach(), hh.grad, ww.grad, bb.grad))
+    finally:
+        torch.set_num_threads(threads)
+    for one, blocked in zip(*results, strict=True):
+        assert torch.equal(one, blocked)
