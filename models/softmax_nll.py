@@ -50,15 +50,18 @@ def _layer(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     return torch.cat([weight, bias[:, None]], dim=1) if weight.device.type == "cpu" else weight
 
 
-def _logits(h: torch.Tensor, layer: torch.Tensor, bias: torch.Tensor, inv_t: float) -> torch.Tensor:
-    """(h Wᵀ + b) / T for ``layer = _layer(W, b)``. On a CPU the bias enters the product as a column of ones
-    beside h: ``addmm`` first broadcasts the bias into the (N, V) result and the product then reads it back,
-    two passes over 25 MB for a batch of 1,280 rows × V 5,000 (2-core Xeon, 1,280 × 32 × 5,000: 3.8 → 2.5 ms
-    on one thread, 2.1 → 1.5 ms on two). The sum is the same; the -inf of the padding's bias stays -inf."""
+def _logits(
+    h: torch.Tensor, layer: torch.Tensor, bias: torch.Tensor, inv_t: float, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(h Wᵀ + b) / T for ``layer = _layer(W, b)``, into ``out`` when given. On a CPU the bias enters the
+    product as a column of ones beside h: ``addmm`` first broadcasts the bias into the (N, V) result and the
+    product then reads it back, two passes over 25 MB for a batch of 1,280 rows × V 5,000 (2-core Xeon,
+    1,280 × 32 × 5,000: 3.8 → 2.5 ms on one thread, 2.1 → 1.5 ms on two). The sum is the same; the -inf of
+    the padding's bias stays -inf."""
     if layer.shape[1] == h.shape[1]:
-        z = torch.addmm(bias, h, layer.t())
+        z = torch.addmm(bias, h, layer.t(), out=out)
     else:
-        z = torch.mm(torch.cat([h, h.new_ones(len(h), 1)], dim=1), layer.t())
+        z = torch.mm(torch.cat([h, h.new_ones(len(h), 1)], dim=1), layer.t(), out=out)
     return z.mul_(inv_t) if inv_t != 1.0 else z
 
 
@@ -70,7 +73,7 @@ class _SoftmaxNLL(torch.autograd.Function):
     def forward(ctx, h, weight, bias, target, inv_t: float):  # type: ignore[override]
         layer = _layer(weight, bias)
         if h.device.type == "cpu":  # the softmax in place: one (N, V) buffer, the backward's own (see above)
-            p = _softmax_blocks(h, layer, inv_t)
+            p = _softmax_blocks(h, layer, bias, inv_t)
             p_target = p.gather(1, target[:, None]).squeeze(1)
             nll = -torch.log(p_target)
             low = (p_target < TINY).nonzero().squeeze(1)
@@ -113,7 +116,7 @@ class _SoftmaxNLL(torch.autograd.Function):
 TRAIN_BLOCK_BYTES = 1 << 20
 
 
-def _softmax_blocks(h: torch.Tensor, layer: torch.Tensor, inv_t: float) -> torch.Tensor:
+def _softmax_blocks(h: torch.Tensor, layer: torch.Tensor, bias: torch.Tensor, inv_t: float) -> torch.Tensor:
     """softmax((h Wᵀ + b) / T) (N, V) for ``layer = _layer(W, b)`` on a CPU, computed a block of rows at a
     time into the one (N, V) buffer: each block's product is written into the cache and its softmax taken
     there, where the whole-batch product wrote 25 MB to memory and the softmax read it back (1,274 × 65 ×
@@ -121,17 +124,11 @@ def _softmax_blocks(h: torch.Tensor, layer: torch.Tensor, inv_t: float) -> torch
     values bit for bit: each row's product and softmax do not depend on the other rows."""
     n, v = len(h), layer.shape[0]
     p = h.new_empty(n, v)
-    if n == 0:
-        return p
-    hb = torch.cat([h, h.new_ones(n, 1)], dim=1)  # a CPU's layer carries the bias as its last column
-    # on one thread (each of ``make bench``'s workers); with more, one product over the whole batch: at the
-    # paper sizes on two threads the blocks made the MLE epoch slower (1.74 → 1.90 s, the same morning)
-    rows = max(16, TRAIN_BLOCK_BYTES // (4 * v)) if torch.get_num_threads() == 1 else n
+    # blocks on one thread (each of ``make bench``'s workers), where they were measured; with more threads
+    # one product over the whole batch, as before (the paper-size phases on two threads showed no gain)
+    rows = max(16, TRAIN_BLOCK_BYTES // (4 * v)) if torch.get_num_threads() == 1 else max(n, 1)
     for a in range(0, n, rows):
-        zb = p[a : a + rows]
-        torch.mm(hb[a : a + rows], layer.t(), out=zb)
-        if inv_t != 1.0:
-            zb.mul_(inv_t)
+        zb = _logits(h[a : a + rows], layer, bias, inv_t, out=p[a : a + rows])
         torch.ops.aten._softmax.out(zb, 1, False, out=zb)
     return p
 

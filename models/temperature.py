@@ -82,7 +82,7 @@ def pick_blocks(
     row alone. ``make bench``'s MLE generators (H = 64), 9 × 5,000 samples on one thread each, the COCO and
     the oracle one sampling at the same time on the 2-core Xeon (2026-12-02): COCO 7.7–8.8 → 7.0–7.5 s,
     oracle 12.9–13.6 → 11.1 s, the same samples. Roll-outs keep their 512-row steps (blocks inside them were
-    0–10% slower), and so does sampling on two threads (the paper-size phases of ``make perf`` were slower)."""
+    0–10% slower), and so does sampling on more threads (not measured faster there)."""
     one_thread = device.type == "cpu" and torch.get_num_threads() == 1  # blocks measured faster only there
     rows = max(16, PICK_BLOCK_BYTES // (4 * vocab_size)) if one_thread else max(n, 1)
     if n <= rows:
