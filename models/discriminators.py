@@ -27,6 +27,7 @@ from torch import nn
 from langgan_bench.datasets.base import sequence_mask
 from langgan_bench.models.base import TrainContext, derive_seed, optimise
 from langgan_bench.models.generator import evaluating
+from langgan_bench.models.linear import Linear, matmul
 from langgan_bench.models.policy_gradient import check_collapse
 from langgan_bench.models.rollout import CompletionReward
 
@@ -66,8 +67,8 @@ class CNNFeatures(nn.Module):
         self.embed = nn.Embedding(vocab_size + 1, cfg.emb_dim)
         self.convs = nn.ModuleList(nn.Conv1d(cfg.emb_dim, n, w) for w, n in widths)
         self.dim = sum(n for _, n in widths)
-        self.transform = nn.Linear(self.dim, self.dim)
-        self.gate = nn.Linear(self.dim, self.dim)
+        self.transform = Linear(self.dim, self.dim)
+        self.gate = Linear(self.dim, self.dim)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.highway(self.pooled(tokens))
@@ -153,7 +154,7 @@ class CNNFeatures(nn.Module):
         """Every tap of every filter applied to embeddings ``x`` (..., E), in one product: per filter of
         width w and n channels, (..., w, n), tap j being the weight that meets the window's j-th word."""
         mats = [conv.weight.permute(1, 2, 0).reshape(x.shape[-1], -1) for conv in self.convs]  # (E, w·n) each
-        out = (x @ torch.cat(mats, dim=1)).split([m.shape[1] for m in mats], dim=-1)
+        out = matmul(x, torch.cat(mats, dim=1)).split([m.shape[1] for m in mats], dim=-1)
         return [o.unflatten(-1, (c.kernel_size[0], c.out_channels)) for o, c in zip(out, self.convs, strict=True)]
 
     def _blank_tail(self, conv: nn.Conv1d) -> torch.Tensor:
@@ -237,7 +238,7 @@ class CNNDiscriminator(nn.Module):
         self.cfg = cfg
         self.features = CNNFeatures(vocab_size, max_len, cfg)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.out = nn.Linear(self.features.dim, 1)
+        self.out = Linear(self.features.dim, 1)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(tokens))
@@ -344,7 +345,7 @@ class LayerNormLSTM(nn.Module):
     def __init__(self, input_dim: int, hidden_dim: int, layer_norm: bool) -> None:
         super().__init__()
         self.hidden_dim = hidden_dim
-        self.linear = nn.Linear(input_dim + hidden_dim, 4 * hidden_dim)
+        self.linear = Linear(input_dim + hidden_dim, 4 * hidden_dim)
         self.norm = nn.LayerNorm(4 * hidden_dim) if layer_norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -366,10 +367,10 @@ class LSTMDiscriminator(nn.Module):
         self.cfg, self.eos_id = cfg, eos_id
         self.embed = nn.Embedding(vocab_size, cfg.emb_dim)
         self.register_buffer("position", _timing_signal(max_len, cfg.position_dim), persistent=False)
-        self.inp = nn.Linear(cfg.emb_dim + cfg.position_dim, cfg.hidden_dim)
+        self.inp = Linear(cfg.emb_dim + cfg.position_dim, cfg.hidden_dim)
         h = cfg.hidden_dim
         self.layers = nn.ModuleList(LayerNormLSTM(h, h, cfg.layer_norm) for _ in range(cfg.num_layers))
-        self.out = nn.Linear(cfg.hidden_dim, 1)
+        self.out = Linear(cfg.hidden_dim, 1)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits (B, L); 0 past the first EOS (those positions carry no decision)."""

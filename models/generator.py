@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from langgan_bench.datasets.base import sequence_mask, trim_padding
+from langgan_bench.models.linear import Linear, linear
 from langgan_bench.models.softmax_nll import logits_target_log_probs, softmax_nll, softmax_nll_many
 from langgan_bench.models.temperature import log_probs, pick, pick_blocks, scoring_temperature, uniforms
 
@@ -62,7 +63,7 @@ class LSTMGenerator(nn.Module):
         self.embed = nn.Embedding(vocab_size + 1, cfg.emb_dim)
         sizes = [cfg.emb_dim] + [cfg.hidden_dim] * cfg.num_layers
         self.layers = nn.ModuleList(nn.LSTM(a, b, batch_first=True) for a, b in itertools.pairwise(sizes))
-        self.out = nn.Linear(cfg.hidden_dim, vocab_size)
+        self.out = Linear(cfg.hidden_dim, vocab_size)
         self.register_buffer("logit_mask", pad_logit_mask(vocab_size, pad_id), persistent=False)
 
     @property
@@ -103,7 +104,7 @@ class LSTMGenerator(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher-forced next-token logits (B, L, V) for target tokens (B, L)."""
         h, _ = self.features(self.inputs_for(tokens))
-        return nn.functional.linear(h, self.out.weight, self.out_bias())
+        return linear(h, self.out.weight, self.out_bias())
 
     def out_bias(self) -> torch.Tensor:
         """The output layer's bias with the padding mask folded in (a (V,) vector, never a (B, L, V) tensor)."""
@@ -112,7 +113,7 @@ class LSTMGenerator(nn.Module):
     def step(self, prev: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """One step: previous token ids (B,) -> next-token logits (B, V) and the new state."""
         h, state = self.features(prev.unsqueeze(1), state)
-        return nn.functional.linear(h[:, 0], self.out.weight, self.out_bias()), state
+        return linear(h[:, 0], self.out.weight, self.out_bias()), state
 
     def sample_relaxed(
         self, n: int, beta: float, generator: torch.Generator | None = None, soft_inputs: bool = False
@@ -128,7 +129,7 @@ class LSTMGenerator(nn.Module):
         state, hard, soft = None, [], []
         for _ in range(self.max_len):
             h, state = self.features(inp, state)
-            logits = nn.functional.linear(h[:, 0], self.out.weight, self.out_bias())
+            logits = linear(h[:, 0], self.out.weight, self.out_bias())
             u = torch.rand(logits.shape, generator=generator, device=self.device)
             y = logits - torch.log(-torch.log(u.clamp_(1e-20, 1.0 - 1e-7)))  # + Gumbel(0, 1) noise
             tok, relaxed = y.argmax(dim=-1), torch.softmax(beta * y, dim=-1)
@@ -211,7 +212,7 @@ class LSTMGenerator(nn.Module):
         cache-sized block of rows at a time (``pick_blocks``)."""
         h, state = self.features(prev.unsqueeze(1), state)
         h, weight, bias = h[:, 0], self.out.weight, self.out_bias()
-        logits = lambda a, b: nn.functional.linear(h[a:b], weight, bias)  # noqa: E731
+        logits = lambda a, b: linear(h[a:b], weight, bias)  # noqa: E731
         return pick_blocks(logits, len(h), self.vocab_size, temperature, u, h.device), state
 
     @staticmethod

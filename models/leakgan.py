@@ -51,6 +51,7 @@ from langgan_bench.models.generator import (
     pad_logit_mask,
     step_and_pick,
 )
+from langgan_bench.models.linear import Linear, linear
 from langgan_bench.models.policy_gradient import check_collapse, policy_gradient_loss
 from langgan_bench.models.rollout import rollout_rewards
 from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN
@@ -98,11 +99,11 @@ class LeakGenerator(nn.Module):
         self.leak = leak  # the discriminator's feature extractor (trained only as part of the discriminator)
         f, h, k = leak.dim, cfg.hidden_dim, cfg.goal_size
         self.manager = nn.LSTM(f, h, batch_first=True)
-        self.goal_head = nn.Linear(h, f)
+        self.goal_head = Linear(h, f)
         self.goal_init = nn.Parameter(0.1 * torch.randn(f))
         self.embed = nn.Embedding(vocab_size + 1, cfg.emb_dim)
         self.worker = nn.LSTM(cfg.emb_dim, h, batch_first=True)
-        self.goal_change = nn.Linear(f, k, bias=False)  # ψ
+        self.goal_change = Linear(f, k, bias=False)  # ψ
         # O_t = reshape(W h_t + b, (V, k)); stored so that O_t·w is one product of (w ⊗ h) with (V, k·h)
         bound = 1 / math.sqrt(h)
         self.out_weight = nn.Parameter(torch.empty(vocab_size, k * h).uniform_(-bound, bound))
@@ -130,7 +131,7 @@ class LeakGenerator(nn.Module):
     def _logits(self, h: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         w = F.normalize(self.goal_change(goal), dim=-1)  # (..., k)
         z = (w.unsqueeze(-1) * h.unsqueeze(-2)).flatten(-2)  # w ⊗ h, (..., k·H)
-        return z @ self.out_weight.T + w @ self.out_bias.T + self.logit_mask
+        return linear(z, self.out_weight) + linear(w, self.out_bias) + self.logit_mask
 
     def window_goals(self, sub_goals: torch.Tensor) -> torch.Tensor:
         """The worker's goal at every step (B, L, F): goal_init in the first window, then the sum of the

@@ -32,6 +32,7 @@ from langgan_bench.datasets.base import Dataset
 from langgan_bench.models.base import MODELS, TrainContext, adam, derive_seed, make_generator, optimise
 from langgan_bench.models.discriminators import fitting_filters
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
+from langgan_bench.models.linear import Linear
 from langgan_bench.models.mle import MLETraining
 from langgan_bench.models.policy_gradient import check_collapse
 from langgan_bench.models.template import AdversarialModel, AdversarialSteps, Phase, Pretrain
@@ -77,9 +78,9 @@ class MultiRepCNN(nn.Module):
         self.embed = nn.Parameter(torch.randn(vocab_size, cfg.num_rep * cfg.emb_dim) / math.sqrt(cfg.emb_dim))
         self.convs = nn.ModuleList(nn.Conv2d(1, n, (w, cfg.emb_dim)) for w, n in widths)
         dim = sum(n for _, n in widths)
-        self.transform, self.gate = nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.transform, self.gate = Linear(dim, dim), Linear(dim, dim)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.head = nn.Sequential(nn.Linear(dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1))
+        self.head = nn.Sequential(Linear(dim, cfg.hidden), nn.ReLU(), Linear(cfg.hidden, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] != self.max_len:

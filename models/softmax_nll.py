@@ -43,22 +43,26 @@ from collections.abc import Callable
 
 import torch
 
+from langgan_bench.models.linear import ONEDNN, linear, matmul, on_onednn
+
 
 def _layer(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """The output layer as one (V, H + 1) matrix on a CPU: the bias as one more column of the weight (see
-    ``_logits``); the weight itself elsewhere."""
-    return torch.cat([weight, bias[:, None]], dim=1) if weight.device.type == "cpu" else weight
+    """The output layer as ``_logits`` takes it: the weight itself on oneDNN and on a GPU; on a CPU without
+    oneDNN, one (V, H + 1) matrix with the bias as one more column of the weight."""
+    return torch.cat([weight, bias[:, None]], dim=1) if weight.device.type == "cpu" and not ONEDNN else weight
 
 
 def _logits(
     h: torch.Tensor, layer: torch.Tensor, bias: torch.Tensor, inv_t: float, out: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """(h Wᵀ + b) / T for ``layer = _layer(W, b)``, into ``out`` when given. On a CPU the bias enters the
-    product as a column of ones beside h: ``addmm`` first broadcasts the bias into the (N, V) result and the
-    product then reads it back, two passes over 25 MB for a batch of 1,280 rows × V 5,000 (2-core Xeon,
-    1,280 × 32 × 5,000: 3.8 → 2.5 ms on one thread, 2.1 → 1.5 ms on two). The sum is the same; the -inf of
-    the padding's bias stays -inf."""
-    if layer.shape[1] == h.shape[1]:
+    """(h Wᵀ + b) / T for ``layer = _layer(W, b)``, into ``out`` when given. On oneDNN the bias is the
+    product's post-op (``linear``). On a CPU without it the bias enters the product as a column of ones beside
+    h: ``addmm`` first broadcasts the bias into the (N, V) result and the product then reads it back, two
+    passes over 25 MB for a batch of 1,280 rows × V 5,000 (2-core Xeon, 1,280 × 32 × 5,000: 3.8 → 2.5 ms on
+    one thread, 2.1 → 1.5 ms on two). The sum is the same; the -inf of the padding's bias stays -inf."""
+    if on_onednn(h, layer):
+        z = linear(h, layer, bias) if out is None else out.copy_(linear(h, layer, bias))
+    elif layer.shape[1] == h.shape[1]:
         z = torch.addmm(bias, h, layer.t(), out=out)
     else:
         z = torch.mm(torch.cat([h, h.new_ones(len(h), 1)], dim=1), layer.t(), out=out)
@@ -97,13 +101,13 @@ class _SoftmaxNLL(torch.autograd.Function):
         # diag(s) z W = diag(s) (z W) and zᵀ diag(s) h = zᵀ (diag(s) h), one (N, V) pass fewer.
         s = grad * ctx.inv_t
         need = ctx.needs_input_grad
-        dh = (z @ weight).mul_(s[:, None]) if need[0] else None
+        dh = matmul(z, weight).mul_(s[:, None]) if need[0] else None
         dw = db = None
         if z.device.type == "cpu" and need[1]:
             # (diag(s) [h, 1])ᵀ z, transposed: the (H + 1, V) product runs faster than zᵀ (diag(s) h) (V, H)
             # (one thread, 1,274 × 5,000 × 65: 7.1 → 5.3 ms) and its last row is the bias's gradient, so z
             # is read once for both (``addmv`` read it again: ≈ 0.9 ms)
-            both = torch.cat([h * s[:, None], s[:, None]], dim=1).t() @ z
+            both = matmul(torch.cat([h * s[:, None], s[:, None]], dim=1).t(), z)
             dw, db = both[:-1].t(), (both[-1] if need[2] else None)
         else:
             dw = z.t() @ (h * s[:, None]) if need[1] else None
@@ -123,13 +127,17 @@ def _softmax_blocks(h: torch.Tensor, layer: torch.Tensor, bias: torch.Tensor, in
     5,000, one thread of the 2-core Xeon, 2026-12-02: product and softmax 13.5–17 → 10–11 ms). The same
     values bit for bit: each row's product and softmax do not depend on the other rows."""
     n, v = len(h), layer.shape[0]
-    p = h.new_empty(n, v)
     # blocks on one thread (each of ``make bench``'s workers), where they were measured; with more threads
     # one product over the whole batch, as before (the paper-size phases on two threads showed no gain)
     rows = max(16, TRAIN_BLOCK_BYTES // (4 * v)) if torch.get_num_threads() == 1 else max(n, 1)
+    if rows >= n:  # one block: the softmax in place, over the logits
+        z = _logits(h, layer, bias, inv_t)
+        return torch.ops.aten._softmax.out(z, 1, False, out=z)
+    p = h.new_empty(n, v)
     for a in range(0, n, rows):
-        zb = _logits(h[a : a + rows], layer, bias, inv_t, out=p[a : a + rows])
-        torch.ops.aten._softmax.out(zb, 1, False, out=zb)
+        # oneDNN writes a fresh block (it has no ``out``): its softmax goes into the buffer; else in place
+        zb = _logits(h[a : a + rows], layer, bias, inv_t, out=None if on_onednn(h) else p[a : a + rows])
+        torch.ops.aten._softmax.out(zb, 1, False, out=p[a : a + rows])
     return p
 
 
