@@ -143,11 +143,15 @@ def test_two_level_draws_are_the_one_level_inverse_cdf():
     uniforms: the same token except within float32 rounding of a boundary; the ends of [0, 1) land on the
     first and the last word of positive weight, never on zero mass (a masked word, an empty block, padding)."""
     g = torch.Generator().manual_seed(3)
-    w = torch.exp(3 * torch.randn(2000, 3 * BLOCK, generator=g))
-    u = torch.rand(2000, 1, generator=g, dtype=torch.float64)
-    ref = torch.cumsum(w.double(), dim=-1)
-    one_level = torch.searchsorted(ref, u * ref[:, -1:], right=True)[:, 0]
-    assert (inverse_cdf(w, u) == one_level).float().mean() > 0.999
+    for v in (3 * BLOCK, 3 * BLOCK - 13):  # V a multiple of the block, and a shorter last block
+        w = torch.exp(3 * torch.randn(2000, v, generator=g))
+        u = torch.rand(2000, 1, generator=g, dtype=torch.float64)
+        ref = torch.cumsum(w.double(), dim=-1)
+        one_level = torch.searchsorted(ref, u * ref[:, -1:], right=True)[:, 0]
+        assert (inverse_cdf(w, u) == one_level).float().mean() > 0.999
+    w = torch.zeros(2, 2 * BLOCK + 5)  # the last, short block: its last word, never the zero mass past it
+    w[:, [3, 2 * BLOCK + 4]] = 1.0
+    assert inverse_cdf(w, torch.tensor([[0.0], [1.0 - 2**-53]], dtype=torch.float64)).tolist() == [3, 2 * BLOCK + 4]
     w = torch.zeros(3, 3 * BLOCK)
     w[:, [5, 7, 2 * BLOCK + 1]] = torch.tensor([1.0, 2.0, 1e-6])  # block 1 is empty; a small last word
     u = torch.tensor([[0.0], [1.0 - 2**-53], [0.5]], dtype=torch.float64)

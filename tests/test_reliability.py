@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from langgan_bench import cli, runner
+from langgan_bench.datasets import files
 from langgan_bench.errors import UserError
 from langgan_bench.models import TrainContext
 from langgan_bench.storage import Damaged, cached, load_npz, load_torch
@@ -364,6 +365,7 @@ OPTIONS = st.one_of(
 
 @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(options=st.lists(OPTIONS, max_size=6))
+@example(options=[("--dataset", "emnlp2017")])  # its training file would be downloaded: stubbed, never fetched
 def test_fuzz_run_arguments(options, tmp_path_factory, monkeypatch_session, data_dir):
     out = tmp_path_factory.mktemp("fuzz")
     argv = ["run", "--model", "mle", "--dataset", "oracle", "--profile", "tiny"]
@@ -384,12 +386,14 @@ def test_fuzz_run_arguments(options, tmp_path_factory, monkeypatch_session, data
 
 @pytest.fixture(scope="module")
 def monkeypatch_session():
-    """Stub out everything after validation (the fuzz must never train)."""
+    """Stub out everything after validation (the fuzz must never train, nor download: emnlp2017's training
+    file is not in the shared data, and a run on it would fetch it)."""
     mp = pytest.MonkeyPatch()
 
     def accepted(*args, **kwargs):
         raise _Accepted
 
     mp.setattr(runner, "make_folders", accepted)
+    mp.setattr(files, "fetch", accepted)
     yield mp
     mp.undo()

@@ -1,0 +1,51 @@
+"""The dense products through oneDNN (models/linear.py) against torch's own, values and gradients."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+import torch
+from torch import nn
+
+from langgan_bench.models import linear as dense
+
+
+@pytest.mark.parametrize("shape", [(7, 33), (3, 5, 33), (0, 33)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_equals_torch_linear_with_its_gradients(shape, bias):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(*shape, generator=g, requires_grad=True)
+    w = torch.randn(40, 33, generator=g, requires_grad=True)
+    b = torch.randn(40, generator=g, requires_grad=True) if bias else None
+    up = torch.randn(*shape[:-1], 40, generator=g)
+    params = [t for t in (x, w, b) if t is not None]
+    ours = dense.linear(x, w, b)
+    ours_grads = torch.autograd.grad(ours, params, up)
+    ref = nn.functional.linear(x.double(), w.double(), None if b is None else b.double())
+    ref_grads = torch.autograd.grad(ref, params, up.double())
+    assert ours.dtype == torch.float32 and ours.shape == ref.shape
+    torch.testing.assert_close(ours.double(), ref, rtol=1e-5, atol=1e-5)
+    for a, r in zip(ours_grads, ref_grads, strict=True):
+        torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-5)
+
+
+def test_cpu_float32_products_go_through_onednn_and_others_through_torch():
+    assert torch.backends.mkldnn.is_available() == dense.ONEDNN  # every x86 wheel: the fast path is taken
+    x, w = torch.randn(4, 3), torch.randn(5, 3)
+    with mock.patch.object(dense, "_product", wraps=dense._product) as product:
+        dense.linear(x, w)
+        dense.linear(x.double(), w.double())  # float64: torch's own
+        assert product.call_count == (1 if dense.ONEDNN else 0)
+    torch.testing.assert_close(dense.matmul(x, w.t()), x @ w.t())
+
+
+def test_use_onednn_turns_every_plain_linear_into_ours_keeping_its_weights():
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Sequential(nn.Linear(4, 2)))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.randn(6, 3)
+    expected = net(x)
+    dense.use_onednn(net)
+    assert [type(m) for m in net.modules() if isinstance(m, nn.Linear)] == [dense.Linear, dense.Linear]
+    assert net.state_dict().keys() == before.keys()
+    torch.testing.assert_close(net(x), expected)
