@@ -30,6 +30,22 @@ def test_linear_equals_torch_linear_with_its_gradients(shape, bias):
         torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-5)
 
 
+def test_linear_reads_any_layout():
+    """Transposed and strided views, and an unfolded window view (which oneDNN refuses as it is), give the
+    products of their contiguous copies."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(40, 24, generator=g)
+    cases = [
+        (x.t(), torch.randn(40, 12, generator=g).t()),  # column-major input and weight
+        (x[::2, ::3], torch.randn(5, 16, generator=g)[:, ::2]),  # no unit stride: copied
+        (x.unfold(0, 3, 1).reshape(38, 72), torch.randn(5, 72, generator=g)),  # overlapping windows
+        (x.unfold(0, 3, 1), torch.randn(5, 3, generator=g)),  # (38, 24, 3): rows of a 3-D view
+    ]
+    for a, b in cases:
+        expected = nn.functional.linear(a.contiguous(), b.contiguous())
+        torch.testing.assert_close(dense.linear(a, b), expected)
+
+
 def test_cpu_float32_products_go_through_onednn_and_others_through_torch():
     assert torch.backends.mkldnn.is_available() == dense.ONEDNN  # every x86 wheel: the fast path is taken
     x, w = torch.randn(4, 3), torch.randn(5, 3)
