@@ -31,18 +31,10 @@ def on_onednn(*tensors: torch.Tensor) -> bool:
     return ONEDNN and all(t.device.type == "cpu" and t.dtype == torch.float32 and t.numel() for t in tensors)
 
 
-def _dense(t: torch.Tensor) -> torch.Tensor:
-    """``t`` (2-D) as oneDNN reads it: row- or column-major (a transposed view), else a contiguous copy."""
-    return t if 1 in t.stride() else t.contiguous()
-
-
 def _product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """x Wᵀ + b by oneDNN, no autograd: x (..., in), weight (out, in). Row- or column-major 2-D views are read
-    in place; other layouts (a strided slice, an unfolded window view) are copied first, as oneDNN refuses
-    them."""
-    rows = x.reshape(-1, x.shape[-1])  # a view where it can be (then oneDNN reads it in place), else a copy
-    out = _POINTWISE(_dense(rows), _dense(weight), bias, "none", [], "")
-    return out.view(*x.shape[:-1], weight.shape[0])
+    """x Wᵀ + b by oneDNN, no autograd: x (..., in), weight (out, in), any layout (transposed views are read in
+    place, as the backward's products need)."""
+    return _POINTWISE(x, weight, bias, "none", [], "")
 
 
 class _Linear(torch.autograd.Function):

@@ -31,8 +31,8 @@ def test_linear_equals_torch_linear_with_its_gradients(shape, bias):
 
 
 def test_linear_reads_any_layout():
-    """Transposed and strided views, and an unfolded window view (which oneDNN refuses as it is), give the
-    products of their contiguous copies."""
+    """Transposed and strided views and an unfolded window view give the products of their contiguous
+    copies."""
     g = torch.Generator().manual_seed(1)
     x = torch.randn(40, 24, generator=g)
     cases = [
@@ -44,6 +44,8 @@ def test_linear_reads_any_layout():
     for a, b in cases:
         expected = nn.functional.linear(a.contiguous(), b.contiguous())
         torch.testing.assert_close(dense.linear(a, b), expected)
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):  # torch's own message for mismatched shapes
+        dense.linear(x, torch.randn(5, 23))
 
 
 def test_cpu_float32_products_go_through_onednn_and_others_through_torch():
