@@ -8,9 +8,12 @@
 each with its seconds (best of ``REPEATS``), its floating-point operations (counted analytically: the output
 layers' products, 2 · hidden · V per sampled or scored token and 3x that when trained, and the CNN's
 convolutions and highway; the LSTM cells are left out, < 5% here) and the fraction of the
-measured matmul ceiling (the best GFLOP/s of the output layer's three products, same shapes, same threads)
-and of the fp32 peak (a square 2,048 matmul: the convolutions and the highway run near it, well above the
-output layer's narrow 32-wide products; a phase that is mostly CNN can exceed 100% of the ceiling).
+measured matmul ceiling (the best GFLOP/s of the output layer's three products, same shapes, same threads,
+through the products the code uses: ``models/linear.py``, oneDNN on a CPU) and of the fp32 peak (a square
+2,048 matmul through them: the convolutions and the highway run nearer it than the output layer's narrow
+32-wide products; a phase that is mostly CNN can exceed 100% of the ceiling). torch's own ``mm`` (MKL on a
+CPU) is printed beside the peak: on the AMD EPYC of the CI machine MKL takes its AVX2 path, less than half
+of oneDNN's (``models/linear.py``).
 An A/B row times the same MLE epoch through the plain output layer (log_softmax + gather on full logits)
 in the same process, and the glibc allocator tuning (memory.py) is reported with the epoch's system time and
 page faults: run ``LANGGAN_MALLOC=default make perf`` for the figures without it.
@@ -35,6 +38,7 @@ from langgan_bench.models import MODELS, TrainContext
 from langgan_bench.models.base import make_generator
 from langgan_bench.models.discriminators import DiscTraining, RoundsProgress, train_discriminator
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator, log_prob_from_logits, nll_from_logits
+from langgan_bench.models.linear import ONEDNN, linear, matmul
 from langgan_bench.models.mle import MLETraining, train_mle
 from langgan_bench.perf_training import _best as best_time
 
@@ -60,13 +64,14 @@ def cnn_flops(disc: Any, length: int) -> int:
 
 
 def matmul_ceiling(device: torch.device, rows: int = 64 * 20, hidden: int = 32, vocab: int = 5000) -> float:
-    """Best FLOP/s of the output layer's forward and two backward products at the MLE batch's shapes."""
+    """Best FLOP/s of the output layer's forward and two backward products at the MLE batch's shapes, through
+    the products the output layer uses (``models/linear.py``: oneDNN on a CPU)."""
     h, w = torch.randn(rows, hidden, device=device), torch.randn(vocab, hidden, device=device)
     g = torch.randn(rows, vocab, device=device)
 
     def products() -> None:
         for _ in range(5):
-            h @ w.t(), g @ w, g.t() @ h
+            linear(h, w), matmul(g, w), matmul(h.t(), g)
         if device.type == "cuda":
             torch.cuda.synchronize()
 
@@ -74,17 +79,19 @@ def matmul_ceiling(device: torch.device, rows: int = 64 * 20, hidden: int = 32, 
     return 5 * 3 * 2 * rows * hidden * vocab / _best(products, 5)
 
 
-def matmul_peak(device: torch.device, n: int = 2048) -> float:
-    """Best FLOP/s of a square fp32 matmul: what the machine's cores reach on a compute-bound product."""
+def matmul_peak(device: torch.device, n: int = 2048, product: Callable[..., torch.Tensor] | None = None) -> float:
+    """Best FLOP/s of a square fp32 matmul: what the machine's cores reach on a compute-bound product
+    (``product``: ``models/linear.py``'s by default; ``torch.mm`` for torch's own BLAS, MKL on a CPU)."""
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    mm = product or matmul
 
-    def product() -> None:
-        a @ b
+    def square() -> None:
+        mm(a, b)
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    product()
-    return 2 * n**3 / _best(product, 5)
+    square()
+    return 2 * n**3 / _best(square, 5)
 
 
 def _ctx(device: torch.device) -> TrainContext:
@@ -99,7 +106,7 @@ def report(data_dir: Path | None, log: Callable[[str], None], limit: int | None 
     except Exception:  # no SeqGAN oracle files here: the seeded oracle has the same sizes
         data = load_dataset("oracle")
     data = data.limited(limit, limit, limit)
-    peak, square = matmul_ceiling(device), matmul_peak(device)
+    peak, square, torch_mm = matmul_ceiling(device), matmul_peak(device), matmul_peak(device, product=torch.mm)
     rows: list[tuple[str, str, float, float, str]] = []
 
     # --- MLE epoch, fused output layer and plain path, interleaved ------------------------------------------
@@ -193,7 +200,8 @@ def report(data_dir: Path | None, log: Callable[[str], None], limit: int | None 
     lines = [
         f"Phases of the speed issue on {data.name} ({device}, {torch.get_num_threads()} threads; best of {REPEATS}); "
         f"matmul ceiling measured now: {peak / 1e9:.1f} GFLOP/s (output layer's shapes), fp32 peak "
-        f"{square / 1e9:.1f} GFLOP/s (square 2,048 matmul)",
+        f"{square / 1e9:.1f} GFLOP/s (square 2,048 matmul; {'oneDNN' if ONEDNN and device.type == 'cpu' else 'torch'}"
+        f"), torch.mm's {torch_mm / 1e9:.1f} GFLOP/s",
         f"  {'phase':<36}{'configuration':<50}{'seconds':>9}{'GFLOP':>8}{'of ceiling':>12}{'of peak':>9}"
         f"{'goal':>7}{'peer':>7}{'vs peer':>9}",
     ]

@@ -1,15 +1,15 @@
-"""Dense products x Wᵀ + b on a CPU through oneDNN, whose kernels use the whole vector unit of every x86 CPU.
+"""Dense products x Wᵀ + b on a CPU through oneDNN, which picks its kernels by the CPU's instruction set.
 
-torch's float32 ``mm`` / ``addmm`` / ``linear`` on a CPU call MKL, and MKL runs its AVX-512 kernels only on
-Intel CPUs: on the AMD EPYC (Zen 5, AVX-512) of the 2-core CI machine it took its AVX2 path, ≈ 95 GFLOP/s a
-core on a square 2,048 product, where oneDNN (shipped inside torch, used already for its LSTM and
-convolutions) reached ≈ 212 (2026-12-02). At the output layer's shapes (1,280 × 32 × 5,000, one thread) the
+torch's float32 ``mm`` / ``addmm`` / ``linear`` on a CPU call MKL, and MKL chooses its kernels by vendor: on
+the AMD EPYC (Zen 5, AVX-512) of the 2-core CI machine it runs ≈ 95 GFLOP/s a core on a square 2,048
+product (AVX2 speed), where oneDNN (shipped inside torch, which already runs its LSTM and convolutions
+through it) reaches ≈ 212 (2026-12-02). At the output layer's shapes (1,280 × 32 × 5,000, one thread) the
 forward product went 76 → 180 GFLOP/s, z W 72 → 193, zᵀ h 78 → 133. Both compute in float32 with float32
 sums; only the order of the sums differs, so results change at float32 rounding (≈ 1e-7 relative), not more.
-oneDNN is as fast as MKL on Intel CPUs, so it is used on every CPU where torch has it
-(``torch.backends.mkldnn.is_available()``) — one choice for all CPUs, so a seed gives the same numbers
-wherever the CPU has the same instruction set. On a GPU (and for other dtypes) these are torch's own
-``linear`` and ``mm``.
+It is used on every CPU where torch has it (``torch.backends.mkldnn.is_available()``), not chosen by a
+speed probe, so a seed gives the same numbers from one run to the next; on the Intel Xeon of earlier
+sessions MKL ran near that machine's peak, and oneDNN was not measured there. On a GPU (and for other dtypes)
+these are torch's own ``linear`` and ``mm``.
 
 ``linear`` is ``torch.nn.functional.linear``; ``Linear`` is ``nn.Linear`` (same parameters, same
 state-dict keys) computed by it; ``matmul(a, b)`` is ``a @ b`` for 2-D (or batched-rows) ``a``. The

@@ -15,8 +15,10 @@ products: no zero-filled gradient tensors, no separate log-softmax backward. (Ke
   gets its NLL from its row's log-softmax, recomputed for those rows alone. The row-wise kernel reads each
   element before it writes it; on a GPU, whose kernels make no such promise, the forward keeps the
   log-softmax out of place and the backward takes its exponential;
-- the bias enters the forward product as one more column (``_logits``), and the backward scales the (N, H)
-  results by each row's upstream gradient instead of the (N, V) gradient.
+- the three products go through oneDNN (``models/linear.py``; MKL ran at AVX2 speed on the AMD EPYC of the
+  CI machine: an MLE epoch of the speed issue 3.1 → 1.9–2.0 s on two threads, 2026-12-02), the bias as the
+  forward product's post-op (without oneDNN, as one more column of the weight: ``_logits``), and the backward
+  scales the (N, H) results by each row's upstream gradient instead of the (N, V) gradient.
 
 One thread of the 2-core Xeon, 1,280 rows, V = 5,000, forward + backward, H = 32: 34.5 → 22.5 ms
 (2026-12-01: the in-place log-softmax) → 17.6 → 14.3 ms (2026-12-02: the softmax, the bias column, the
