@@ -310,6 +310,7 @@ def build_cli() -> click.Group:
         help="speed figures against peers measured in the same run (make perf)",
     )
     @_data_dir_option()
+    @click.option("--results", default="results", help="results folder whose runs' wall times to list")
     def perf(**params: Any) -> _Job:
         return _job("perf")(**params)
 
@@ -562,7 +563,7 @@ def cmd_score(args: SimpleNamespace) -> int:
 def cmd_perf(args: SimpleNamespace) -> int:
     from langgan_bench.perf import main as perf_main
 
-    for line in perf_main(args.data_dir, lambda msg: print(f"... {msg}", file=sys.stderr, flush=True)):
+    for line in perf_main(args.data_dir, lambda msg: print(f"... {msg}", file=sys.stderr, flush=True), args.results):
         print(line)
     return 0
 

@@ -2,8 +2,8 @@
 
 BLEU / Self-BLEU (orders 2..5) on 5,000 COCO training sentences as hypotheses against the 10,000 COCO test
 sentences: this harness, the C++ package fast-bleu, and NLTK on a subset extrapolated to the full size,
-plus the largest difference from NLTK. Then FED and LM-score times for 5,000 sentences, and (when present)
-the GANs' training throughput.
+plus the largest difference from NLTK. Then FED and LM-score times for 5,000 sentences, (when present)
+the GANs' training throughput, and the wall time of every run stored in a results folder (``make bench``'s).
 """
 
 from __future__ import annotations
@@ -132,7 +132,43 @@ def fed_lm_section(data_dir: Path | None, log: Callable[[str], None]) -> list[st
     ]
 
 
-def main(data_dir: str | None, log: Callable[[str], None]) -> list[str]:
+def bench_section(results: Path) -> list[str]:
+    """Wall and training seconds of every finished run under ``results`` (``make bench``'s folder), per
+    dataset, profile and model: min–max over the seeds, and the sum over every run (cell-seconds)."""
+    import datetime as dt
+    import json
+
+    import pandas as pd
+
+    rows = []
+    for path in sorted((results / "runs").glob("*/config.json")):
+        try:
+            rec = json.loads(path.read_text(encoding="utf-8"))
+            started, finished = (dt.datetime.fromisoformat(rec[k]) for k in ("started", "finished"))
+            wall = (finished - started).total_seconds()
+            run = rec["run"]
+            train = (rec.get("training") or {}).get("train_seconds")
+            rows.append((run["dataset"], run["profile"], run["model"], run["seed"], wall, train, rec.get("threads")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # unfinished or unreadable: not a figure
+    if not rows:
+        return [f"make bench per-run wall times: no finished runs under {results}/runs (run make bench first)"]
+    df = pd.DataFrame(rows, columns=["dataset", "profile", "model", "seed", "wall", "train", "threads"])
+    table = df.groupby(["dataset", "profile", "model"]).agg(
+        runs=("seed", "size"), wall_min=("wall", "min"), wall_max=("wall", "max"), train_max=("train", "max"),
+        threads=("threads", "max"),
+    )  # fmt: skip
+    lines = [f"make bench per-run wall times ({results}/runs; seconds, min-max over the seeds):"]
+    for (dataset, profile, model), r in table.iterrows():
+        train = f"training <= {r.train_max:.0f}s" if pd.notna(r.train_max) else ""
+        lines.append(
+            f"  {dataset:<8}{profile:<7}{model:<12}{int(r.runs):>2} runs {r.wall_min:>6.0f}-{r.wall_max:.0f}s  {train}"
+        )
+    lines.append(f"  {len(df)} runs, {df.wall.sum():,.0f} cell-seconds")
+    return lines
+
+
+def main(data_dir: str | None, log: Callable[[str], None], results: str = "results") -> list[str]:
     from langgan_bench import perf_phases
     from langgan_bench.datasets.files import data_dir as resolve
 
@@ -141,5 +177,5 @@ def main(data_dir: str | None, log: Callable[[str], None]) -> list[str]:
     try:
         from langgan_bench import perf_training
     except ImportError:
-        return lines
-    return [*lines, "", *perf_training.report(log)]
+        return [*lines, "", *bench_section(Path(results))]
+    return [*lines, "", *perf_training.report(log), "", *bench_section(Path(results))]
