@@ -168,8 +168,10 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
     torch.manual_seed(cfg.seed)
     try:
         model = model_cls(model_config, dataset, device)
-    except (ValueError, RuntimeError, MemoryError, OverflowError) as e:
-        raise UserError(f"{cfg.model} cannot be built with these settings on {cfg.dataset}: {e}") from None
+    except (ValueError, RuntimeError, MemoryError, OverflowError, TypeError) as e:  # (torch: a size past int64
+        # is a TypeError whose message runs on with C++ frames: its first line says it)
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{cfg.model} cannot be built with these settings on {cfg.dataset}: {reason}") from None
     resolved = ResolvedRun(
         cfg, run_id, Path(cfg.out) / RUNS_DIR / run_id, profile, model_cls, model_config, dataset, device, temperatures
     )

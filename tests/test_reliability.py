@@ -366,6 +366,7 @@ OPTIONS = st.one_of(
 @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(options=st.lists(OPTIONS, max_size=6))
 @example(options=[("--dataset", "emnlp2017")])  # its training file would be downloaded: stubbed, never fetched
+@example(options=[("--set", "generator.hidden_dim=99999999999999999999")])  # past int64: torch's TypeError
 def test_fuzz_run_arguments(options, tmp_path_factory, monkeypatch_session, data_dir):
     out = tmp_path_factory.mktemp("fuzz")
     argv = ["run", "--model", "mle", "--dataset", "oracle", "--profile", "tiny"]
