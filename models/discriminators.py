@@ -27,7 +27,7 @@ from torch import nn
 from langgan_bench.datasets.base import sequence_mask
 from langgan_bench.models.base import TrainContext, derive_seed, optimise
 from langgan_bench.models.generator import evaluating
-from langgan_bench.models.linear import Linear, matmul
+from langgan_bench.models.linear import Linear, linear, matmul
 from langgan_bench.models.policy_gradient import check_collapse
 from langgan_bench.models.rollout import CompletionReward
 
@@ -55,6 +55,22 @@ class CNNConfig:
     num_filters: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
     dropout: float = 0.25  # SeqGAN: keep probability 0.75
     l2_out: float = 0.2  # SeqGAN: L2 on the output layer (l2_reg_lambda)
+
+
+#: CPU, no gradient: a convolution of at least this many filters is taken as one oneDNN product over its unfolded
+#: windows (``_window_max``). SeqGAN's paper CNN (100–200 filters a width), 64 sentences on two threads of the AMD
+#: EPYC: forward 7.5 → 5.0 ms, 1,024 sentences 103 → 77 ms; the small CNN's 10–20 filters stay with ``nn.Conv1d``,
+#: faster there (64 COCO sentences 2.6 ms against 3.0; 1,024: 20 against 45). With gradients (training) both
+#: ways took the same time, so training keeps ``nn.Conv1d``.
+UNFOLD_FILTERS = 64
+
+
+def _window_max(conv: nn.Conv1d, e: torch.Tensor) -> torch.Tensor:
+    """max over the windows of relu(conv) along embeddings ``e`` (B, L, E): (B, filters)."""
+    if e.device.type == "cpu" and conv.out_channels >= UNFOLD_FILTERS and not torch.is_grad_enabled():
+        windows = e.unfold(1, conv.kernel_size[0], 1).flatten(2)  # (B, windows, E·w), ordered as the weight's (E, w)
+        return torch.relu(linear(windows, conv.weight.flatten(1), conv.bias)).amax(dim=1)
+    return torch.relu(conv(e.transpose(1, 2))).amax(dim=2)
 
 
 class CNNFeatures(nn.Module):
@@ -99,12 +115,12 @@ class CNNFeatures(nn.Module):
         out = []
         for i, t in enumerate(prefix_lengths):
             for part in torch.arange(rows.shape[1], device=rows.device).split(SCORE_BATCH):
-                x = self.embed(rows[i, part]).transpose(1, 2)
+                e = self.embed(rows[i, part])
                 pooled = []
                 for conv, before in zip(self.convs, prefix_max, strict=True):
                     w = conv.kernel_size[0]
                     start = max(0, t - w + 1)  # the first window that reaches position t (0-based, generated)
-                    h = torch.relu(conv(x[:, :, start:])).amax(dim=2)
+                    h = _window_max(conv, e[:, start:])
                     if start > 0:  # windows 0..start-1 lie inside the prefix
                         h = torch.maximum(h, before[part % b, :, start - 1])
                     pooled.append(h)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from langgan_bench.datasets.base import Dataset, sequence_mask
-from langgan_bench.models import MODELS, Diverged, TrainContext
+from langgan_bench.models import MODELS, Diverged, TrainContext, discriminators
 from langgan_bench.models.discriminators import (
     CNNConfig,
     CNNDiscriminator,
@@ -390,8 +390,11 @@ def _completions(sentences: torch.Tensor, prefixes: list[int], per: int, vocab: 
     return rows
 
 
-def test_cnn_scores_completions_through_their_shared_prefixes():
-    # widths below, at and above the prefix lengths, one as wide as the sentence; a ranker as RankGAN uses it
+@pytest.mark.parametrize("unfolded", [False, True])
+def test_cnn_scores_completions_through_their_shared_prefixes(unfolded, monkeypatch):
+    # widths below, at and above the prefix lengths, one as wide as the sentence; a ranker as RankGAN uses it;
+    # the convolutions by nn.Conv1d, or (as for SeqGAN's paper CNN) as one product over the unfolded windows
+    monkeypatch.setattr(discriminators, "UNFOLD_FILTERS", 1 if unfolded else 10**9)
     torch.manual_seed(0)
     vocab, length, prefixes = 11, 9, [1, 2, 4, 5, 8]
     cfg = CNNConfig(emb_dim=6, filter_sizes=(1, 2, 3, 5, 9), num_filters=(3, 4, 2, 3, 2))
