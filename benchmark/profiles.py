@@ -61,7 +61,7 @@ for _p in (
     ),
     Profile(
         name="small",
-        description="the CPU default of `make bench`: the default leaderboard in about half an hour on 2 cores",
+        description="the CPU default of `make bench`: the default leaderboard (3 seeds) in about 45 minutes on 2 cores",
         train_limit=None,
         valid_limit=None,
         test_limit=None,
