@@ -135,29 +135,24 @@ def fed_lm_section(data_dir: Path | None, log: Callable[[str], None]) -> list[st
 def bench_section(results: Path) -> list[str]:
     """Wall and training seconds of every finished run under ``results`` (``make bench``'s folder), per
     dataset, profile and model: min–max over the seeds, and the sum over every run (cell-seconds)."""
-    import datetime as dt
-    import json
-
     import pandas as pd
 
+    from langgan_bench.report import run_record, wall_seconds
+
     rows = []
-    for path in sorted((results / "runs").glob("*/config.json")):
-        try:
-            rec = json.loads(path.read_text(encoding="utf-8"))
-            started, finished = (dt.datetime.fromisoformat(rec[k]) for k in ("started", "finished"))
-            wall = (finished - started).total_seconds()
-            run = rec["run"]
-            train = (rec.get("training") or {}).get("train_seconds")
-            rows.append((run["dataset"], run["profile"], run["model"], run["seed"], wall, train, rec.get("threads")))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    for folder in sorted(p for p in (results / "runs").glob("*") if p.is_dir()):
+        rec = run_record(results, folder.name)
+        run, wall = rec.get("run"), wall_seconds(rec)
+        if not isinstance(run, dict) or wall is None:
             continue  # unfinished or unreadable: not a figure
+        train = rec["training"].get("train_seconds") if isinstance(rec.get("training"), dict) else None
+        rows.append((run.get("dataset"), run.get("profile"), run.get("model"), run.get("seed"), wall, train))
     if not rows:
         return [f"make bench per-run wall times: no finished runs under {results}/runs (run make bench first)"]
-    df = pd.DataFrame(rows, columns=["dataset", "profile", "model", "seed", "wall", "train", "threads"])
+    df = pd.DataFrame(rows, columns=["dataset", "profile", "model", "seed", "wall", "train"])
     table = df.groupby(["dataset", "profile", "model"]).agg(
-        runs=("seed", "size"), wall_min=("wall", "min"), wall_max=("wall", "max"), train_max=("train", "max"),
-        threads=("threads", "max"),
-    )  # fmt: skip
+        runs=("seed", "size"), wall_min=("wall", "min"), wall_max=("wall", "max"), train_max=("train", "max")
+    )
     lines = [f"make bench per-run wall times ({results}/runs; seconds, min-max over the seeds):"]
     for (dataset, profile, model), r in table.iterrows():
         train = f"training <= {r.train_max:.0f}s" if pd.notna(r.train_max) else ""
@@ -176,6 +171,8 @@ def main(data_dir: str | None, log: Callable[[str], None], results: str = "resul
     lines = [*perf_phases.report(folder, log), "", *bleu_section(folder, log), "", *fed_lm_section(folder, log)]
     try:
         from langgan_bench import perf_training
+
+        lines += ["", *perf_training.report(log)]
     except ImportError:
-        return [*lines, "", *bench_section(Path(results))]
-    return [*lines, "", *perf_training.report(log), "", *bench_section(Path(results))]
+        pass
+    return [*lines, "", *bench_section(Path(results))]

@@ -230,7 +230,7 @@ def _read_samples(results_dir: Path, run_id: str, t: float) -> list[str]:
     return [line[:MAX_SAMPLE_CHARS] for line in head.splitlines()[:SAMPLES_PER_MODEL]]
 
 
-def _run_record(results_dir: Path, run_id: str) -> dict:
+def run_record(results_dir: Path, run_id: str) -> dict:
     """A run's config.json for display (device, threads, wall time); {} when absent or unreadable."""
     path = results_dir / RUNS_DIR / run_id / "config.json"
     try:
@@ -242,20 +242,24 @@ def _run_record(results_dir: Path, run_id: str) -> dict:
         return {}
 
 
+def wall_seconds(record: dict) -> float | None:
+    """A run record's wall time (started to finished), None for an unfinished or damaged record."""
+    try:
+        return (
+            dt.datetime.fromisoformat(record["finished"]) - dt.datetime.fromisoformat(record["started"])
+        ).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def environment_blocks(df: pd.DataFrame, results_dir: Path) -> list[Block]:
     rows = []
     runs = df[df.model != ORACLE_MODEL].drop_duplicates("run_id").sort_values(["dataset", "profile", "model", "seed"])
-    records = {rid: _run_record(results_dir, rid) for rid in runs.run_id}
+    records = {rid: run_record(results_dir, rid) for rid in runs.run_id}
     for r in runs.itertuples(index=False):
         rec = records[r.run_id]
-        wall = ""
-        try:
-            seconds = (
-                dt.datetime.fromisoformat(rec["finished"]) - dt.datetime.fromisoformat(rec["started"])
-            ).total_seconds()
-            wall = f"{seconds:.0f}s"
-        except (KeyError, TypeError, ValueError):
-            pass
+        seconds = wall_seconds(rec)
+        wall = "" if seconds is None else f"{seconds:.0f}s"
         train = rec.get("training", {}) if isinstance(rec.get("training"), dict) else {}
         train_s = train.get("train_seconds")
         rows.append(

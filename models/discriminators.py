@@ -27,7 +27,7 @@ from torch import nn
 from langgan_bench.datasets.base import sequence_mask
 from langgan_bench.models.base import TrainContext, derive_seed, optimise
 from langgan_bench.models.generator import evaluating
-from langgan_bench.models.linear import Linear, linear, matmul
+from langgan_bench.models.linear import Linear, linear, matmul, on_onednn
 from langgan_bench.models.policy_gradient import check_collapse
 from langgan_bench.models.rollout import CompletionReward
 
@@ -67,7 +67,7 @@ UNFOLD_FILTERS = 64
 
 def _window_max(conv: nn.Conv1d, e: torch.Tensor) -> torch.Tensor:
     """max over the windows of relu(conv) along embeddings ``e`` (B, L, E): (B, filters)."""
-    if e.device.type == "cpu" and conv.out_channels >= UNFOLD_FILTERS and not torch.is_grad_enabled():
+    if on_onednn(e) and conv.out_channels >= UNFOLD_FILTERS and not torch.is_grad_enabled():
         windows = e.unfold(1, conv.kernel_size[0], 1).flatten(2)  # (B, windows, E·w), ordered as the weight's (E, w)
         return torch.relu(linear(windows, conv.weight.flatten(1), conv.bias)).amax(dim=1)
     return torch.relu(conv(e.transpose(1, 2))).amax(dim=2)
