@@ -6,7 +6,7 @@ from typing import Any
 
 from langgan_bench.memory import tune_malloc
 
-__version__ = "0.5.0"
+__version__ = "0.5.1"
 __all__ = ["__version__", "load_results"]
 
 tune_malloc()  # before any tensor is allocated, whatever the entry point (see memory.py)

@@ -57,20 +57,53 @@ class CNNConfig:
     l2_out: float = 0.2  # SeqGAN: L2 on the output layer (l2_reg_lambda)
 
 
-#: CPU, no gradient: a convolution of at least this many filters is taken as one oneDNN product over its unfolded
-#: windows (``_window_max``). SeqGAN's paper CNN (100–200 filters a width), 64 sentences on two threads of the AMD
-#: EPYC: forward 7.5 → 5.0 ms, 1,024 sentences 103 → 77 ms; the small CNN's 10–20 filters stay with ``nn.Conv1d``,
-#: faster there (64 COCO sentences 2.6 ms against 3.0; 1,024: 20 against 45). With gradients (training) both
-#: ways took the same time, so training keeps ``nn.Conv1d``.
+#: CPU: a convolution of at least this many filters is taken as one oneDNN product over its unfolded windows
+#: (``_window_max``), in training too. SeqGAN's paper CNN (100–200 filters a width), 64 sentences on two threads
+#: of the AMD EPYC: forward 7.5 → 5.0 ms, 1,024 sentences 103 → 77 ms; forward and backward of all widths
+#: 18.4–19.6 → 14.4–16.2 ms. The small CNN's 10–20 filters stay with ``nn.Conv1d``: there the unfolded
+#: windows were slower for scoring (64 COCO sentences 2.6 ms against 3.0; 1,024: 20 against 45) and no faster
+#: for training (one thread: 4.6–5.3 ms both ways).
 UNFOLD_FILTERS = 64
 
 
-def _window_max(conv: nn.Conv1d, e: torch.Tensor) -> torch.Tensor:
-    """max over the windows of relu(conv) along embeddings ``e`` (B, L, E): (B, filters)."""
-    if on_onednn(e) and conv.out_channels >= UNFOLD_FILTERS and not torch.is_grad_enabled():
-        windows = e.unfold(1, conv.kernel_size[0], 1).flatten(2)  # (B, windows, E·w), ordered as the weight's (E, w)
-        return torch.relu(linear(windows, conv.weight.flatten(1), conv.bias)).amax(dim=1)
-    return torch.relu(conv(e.transpose(1, 2))).amax(dim=2)
+class _Windows(torch.autograd.Function):
+    """The (B, P, w·E) windows of w consecutive rows of ``e`` (B, L, E), word after word, as one copy. The
+    backward adds each window's gradient back onto its words, w slice additions (about half the time of
+    ``unfold``'s own backward here)."""
+
+    @staticmethod
+    def forward(ctx, e, w):  # type: ignore[override]
+        ctx.w, ctx.shape = w, e.shape
+        return e.unfold(1, w, 1).transpose(2, 3).flatten(2)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        b, length, dim = ctx.shape
+        w = ctx.w
+        p = length - w + 1
+        parts = grad.reshape(b, p, w, dim)
+        de = grad.new_zeros(ctx.shape)
+        for j in range(w):
+            de[:, j : j + p] += parts[:, :, j]
+        return de, None
+
+
+def _windows(e: torch.Tensor, w: int) -> torch.Tensor:
+    """(B, P, w·E) windows of embeddings ``e`` (B, L, E), each window's words in order."""
+    if w == 1:
+        return e
+    if torch.is_grad_enabled() and e.requires_grad:
+        return _Windows.apply(e, w)
+    return e.unfold(1, w, 1).transpose(2, 3).flatten(2)
+
+
+def _window_max(conv: nn.Conv1d, e: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+    """max over the windows of ``conv`` along embeddings ``e`` (B, L, E), before the ReLU (which commutes with
+    the max): (B, filters). ``x``: ``e`` as (B, E, L), contiguous, when the caller has it."""
+    if on_onednn(e) and conv.out_channels >= UNFOLD_FILTERS:
+        weight = conv.weight.transpose(1, 2).flatten(1)  # (filters, w·E): taps in the windows' order
+        return linear(_windows(e, conv.kernel_size[0]), weight, conv.bias).amax(dim=1)  # max over (B, P, n)'s P
+    return conv(e.transpose(1, 2) if x is None else x).amax(dim=2)
 
 
 class CNNFeatures(nn.Module):
@@ -92,12 +125,15 @@ class CNNFeatures(nn.Module):
     def pooled(self, tokens: torch.Tensor) -> torch.Tensor:
         """Every filter's ReLU activation, max over time (B, F)."""
         self._check_width(tokens)
-        x = self.embed(tokens).transpose(1, 2)  # (B, E, L): convolve over time
-        return torch.cat([torch.relu(conv(x)).amax(dim=2) for conv in self.convs], dim=1)
+        e = self.embed(tokens)
+        x = e.transpose(1, 2).contiguous()  # (B, E, L) for nn.Conv1d: one copy, not one per width
+        return torch.relu(torch.cat([_window_max(conv, e, x) for conv in self.convs], dim=1))
 
     def highway(self, h: torch.Tensor) -> torch.Tensor:
-        t = torch.sigmoid(self.gate(h))  # highway (Srivastava et al. 2015): t·relu(W h) + (1 − t)·h
-        return t * torch.relu(self.transform(h)) + (1 - t) * h
+        """Highway (Srivastava et al. 2015): t·relu(W h) + (1 − t)·h = lerp(h, relu(W h), t), t = σ(G h); the
+        ReLU and the sigmoid applied by the products (``linear``'s post-ops)."""
+        t = linear(h, self.gate.weight, self.gate.bias, "sigmoid")
+        return torch.lerp(h, linear(h, self.transform.weight, self.transform.bias, "relu"), t)
 
     def completions(self, sentences: torch.Tensor, rows: torch.Tensor, prefix_lengths: Sequence[int]) -> torch.Tensor:
         """``forward`` of every roll-out completion, knowing what it shares with its sentence.
@@ -120,12 +156,12 @@ class CNNFeatures(nn.Module):
                 for conv, before in zip(self.convs, prefix_max, strict=True):
                     w = conv.kernel_size[0]
                     start = max(0, t - w + 1)  # the first window that reaches position t (0-based, generated)
-                    h = _window_max(conv, e[:, start:])
+                    h = torch.relu(_window_max(conv, e[:, start:]))
                     if start > 0:  # windows 0..start-1 lie inside the prefix
                         h = torch.maximum(h, before[part % b, :, start - 1])
                     pooled.append(h)
-                out.append(torch.cat(pooled, dim=1))
-        return self.highway(torch.cat(out))
+                out.append(self.highway(torch.cat(pooled, dim=1)))  # per part: its tensors stay in the cache
+        return torch.cat(out)
 
     @torch.no_grad()
     def all_prefixes(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,7 @@ RelGAN's relaxed samples and MaliGAN's weights, and divergence. The contract che
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import signal
@@ -413,6 +414,29 @@ def test_cnn_scores_completions_through_their_shared_prefixes(unfolded, monkeypa
     broken = rows.clone()
     broken[3, :, 0] = (broken[3, :, 0] + 1) % vocab
     assert not torch.allclose(d.prob_real_completions(x, broken, prefixes), d.prob_real(broken.flatten(0, 1)))
+
+
+def test_cnn_trains_alike_through_unfolded_windows(monkeypatch):
+    """The discriminator's loss and every gradient, its convolutions taken as products over unfolded windows
+    (SeqGAN's paper CNN in training) or by nn.Conv1d, equal the float64 computation; sentences that repeat a
+    word have windows that tie for the maximum, and the tied windows share its gradient either way."""
+    torch.manual_seed(0)
+    vocab, length = 11, 9
+    cfg = CNNConfig(emb_dim=6, filter_sizes=(1, 2, 3, 5, 9), num_filters=(3, 4, 2, 3, 2), dropout=0.0)
+    d = CNNDiscriminator(vocab, length, cfg)
+    g = torch.Generator().manual_seed(2)
+    real, fake = torch.randint(vocab, (5, length), generator=g), torch.randint(vocab, (5, length), generator=g)
+    real[:2, 3:] = 4  # padding-like runs: identical windows, exact ties
+    ref = copy.deepcopy(d).double()
+    expected_loss = ref.loss(real, fake)
+    expected = torch.autograd.grad(expected_loss, list(ref.parameters()))
+    for unfolded in (False, True):
+        monkeypatch.setattr(discriminators, "UNFOLD_FILTERS", 1 if unfolded else 10**9)
+        loss = d.loss(real, fake)
+        grads = torch.autograd.grad(loss, list(d.parameters()))
+        torch.testing.assert_close(loss.double(), expected_loss, rtol=1e-5, atol=1e-6)
+        for got, want in zip(grads, expected, strict=True):
+            torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-6)
 
 
 def test_rollout_rewards_through_shared_prefixes_equal_the_plain_rewards():

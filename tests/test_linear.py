@@ -30,6 +30,31 @@ def test_linear_equals_torch_linear_with_its_gradients(shape, bias):
         torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("onednn", [True, False])
+def test_linear_applies_an_activation_with_its_gradient(activation, onednn, monkeypatch):
+    """The post-op activation (oneDNN) and the fallback (torch's function after the product) against float64."""
+    monkeypatch.setattr(dense, "ONEDNN", dense.ONEDNN and onednn)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(3, 6, 33, generator=g, requires_grad=True)
+    w = (torch.randn(40, 33, generator=g) / 6).requires_grad_()  # pre-activations of unit scale: no saturation
+    b = torch.randn(40, generator=g, requires_grad=True)
+    up = torch.randn(3, 6, 40, generator=g)
+    ours = dense.linear(x, w, b, activation)
+    ours_grads = torch.autograd.grad(ours, (x, w, b), up)
+    act = {"relu": torch.relu, "sigmoid": torch.sigmoid}[activation]
+    ref = act(nn.functional.linear(x.double(), w.double(), b.double()))
+    ref_grads = torch.autograd.grad(ref, (x, w, b), up.double())
+    assert (ours == 0).any() if activation == "relu" else ((ours > 0) & (ours < 1)).all()
+    torch.testing.assert_close(ours.double(), ref, rtol=1e-5, atol=1e-6)
+    for a, r in zip(ours_grads, ref_grads, strict=True):
+        torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(dense.linear(x, w, b, activation).double(), ref, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
+        dense.linear(x, w, b, "tanh")
+
+
 def test_linear_reads_any_layout():
     """Transposed and strided views and an unfolded window view give the products of their contiguous
     copies."""
