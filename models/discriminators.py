@@ -67,14 +67,15 @@ UNFOLD_FILTERS = 64
 
 
 class _Windows(torch.autograd.Function):
-    """The (B, P, w·E) windows of w consecutive rows of ``e`` (B, L, E), word after word, as one copy. The
-    backward adds each window's gradient back onto its words, w slice additions (about half the time of
+    """The (B, P, w·E) windows of w consecutive rows of ``e`` (B, L, E), word after word, as one copy (the
+    flattened view of overlapping windows would be copied by the forward product and again by the backward's).
+    The backward adds each window's gradient back onto its words, w slice additions (about half the time of
     ``unfold``'s own backward here)."""
 
     @staticmethod
     def forward(ctx, e, w):  # type: ignore[override]
         ctx.w, ctx.shape = w, e.shape
-        return e.unfold(1, w, 1).transpose(2, 3).flatten(2)
+        return e.unfold(1, w, 1).transpose(2, 3).flatten(2).contiguous()
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
@@ -84,7 +85,7 @@ class _Windows(torch.autograd.Function):
         parts = grad.reshape(b, p, w, dim)
         de = grad.new_zeros(ctx.shape)
         for j in range(w):
-            de[:, j : j + p] += parts[:, :, j]
+            de[:, j : j + p].add_(parts[:, :, j])  # (``+=`` on a slice would copy it back onto itself)
         return de, None
 
 
@@ -97,11 +98,17 @@ def _windows(e: torch.Tensor, w: int) -> torch.Tensor:
     return e.unfold(1, w, 1).transpose(2, 3).flatten(2)
 
 
+def _unfolds(conv: nn.Conv1d, e: torch.Tensor) -> bool:
+    """Whether ``_window_max`` takes ``conv`` over embeddings ``e`` as a product over the unfolded windows."""
+    return on_onednn(e) and conv.out_channels >= UNFOLD_FILTERS
+
+
 def _window_max(conv: nn.Conv1d, e: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
     """max over the windows of ``conv`` along embeddings ``e`` (B, L, E), before the ReLU (which commutes with
-    the max): (B, filters). ``x``: ``e`` as (B, E, L), contiguous, when the caller has it."""
-    if on_onednn(e) and conv.out_channels >= UNFOLD_FILTERS:
-        weight = conv.weight.transpose(1, 2).flatten(1)  # (filters, w·E): taps in the windows' order
+    the max): (B, filters). ``x``: ``e`` as (B, E, L), contiguous (one copy for all widths), if the caller has it."""
+    if _unfolds(conv, e):
+        # (filters, w·E): taps in the windows' order; a view of the weight, which CNNFeatures stores tap-major
+        weight = conv.weight.transpose(1, 2).flatten(1)
         return linear(_windows(e, conv.kernel_size[0]), weight, conv.bias).amax(dim=1)  # max over (B, P, n)'s P
     return conv(e.transpose(1, 2) if x is None else x).amax(dim=2)
 
@@ -115,6 +122,9 @@ class CNNFeatures(nn.Module):
         self.blank_id, self.max_len = vocab_size, max_len
         self.embed = nn.Embedding(vocab_size + 1, cfg.emb_dim)
         self.convs = nn.ModuleList(nn.Conv1d(cfg.emb_dim, n, w) for w, n in widths)
+        for conv in self.convs:
+            if conv.out_channels >= UNFOLD_FILTERS:  # kept tap-major: ``_window_max`` reads it with no copy
+                conv.weight = nn.Parameter(conv.weight.detach().transpose(1, 2).contiguous().transpose(1, 2))
         self.dim = sum(n for _, n in widths)
         self.transform = Linear(self.dim, self.dim)
         self.gate = Linear(self.dim, self.dim)
@@ -126,7 +136,7 @@ class CNNFeatures(nn.Module):
         """Every filter's ReLU activation, max over time (B, F)."""
         self._check_width(tokens)
         e = self.embed(tokens)
-        x = e.transpose(1, 2).contiguous()  # (B, E, L) for nn.Conv1d: one copy, not one per width
+        x = None if all(_unfolds(conv, e) for conv in self.convs) else e.transpose(1, 2).contiguous()
         return torch.relu(torch.cat([_window_max(conv, e, x) for conv in self.convs], dim=1))
 
     def highway(self, h: torch.Tensor) -> torch.Tensor:
