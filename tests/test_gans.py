@@ -418,20 +418,27 @@ def test_cnn_scores_completions_through_their_shared_prefixes(unfolded, monkeypa
 
 def test_cnn_trains_alike_through_unfolded_windows(monkeypatch):
     """The discriminator's loss and every gradient, its convolutions taken as products over unfolded windows
-    (SeqGAN's paper CNN in training) or by nn.Conv1d, equal the float64 computation; sentences that repeat a
-    word have windows that tie for the maximum, and the tied windows share its gradient either way."""
-    torch.manual_seed(0)
+    (SeqGAN's paper CNN in training, its weights stored tap-major) or by nn.Conv1d, equal the float64
+    computation; sentences that repeat a word have windows that tie for the maximum, and the tied windows
+    share its gradient either way."""
     vocab, length = 11, 9
     cfg = CNNConfig(emb_dim=6, filter_sizes=(1, 2, 3, 5, 9), num_filters=(3, 4, 2, 3, 2), dropout=0.0)
-    d = CNNDiscriminator(vocab, length, cfg)
     g = torch.Generator().manual_seed(2)
     real, fake = torch.randint(vocab, (5, length), generator=g), torch.randint(vocab, (5, length), generator=g)
     real[:2, 3:] = 4  # padding-like runs: identical windows, exact ties
-    ref = copy.deepcopy(d).double()
-    expected_loss = ref.loss(real, fake)
-    expected = torch.autograd.grad(expected_loss, list(ref.parameters()))
+    shapes = None
     for unfolded in (False, True):
         monkeypatch.setattr(discriminators, "UNFOLD_FILTERS", 1 if unfolded else 10**9)
+        torch.manual_seed(0)
+        d = CNNDiscriminator(vocab, length, cfg)
+        weight = d.features.convs[2].weight  # width 3
+        assert weight.transpose(1, 2).is_contiguous() == unfolded  # tap-major: read by the product as a view
+        state = {k: (v.shape, v.dtype) for k, v in d.state_dict().items()}
+        assert shapes is None or state == shapes  # the same checkpoint either way
+        shapes = state
+        ref = copy.deepcopy(d).double()
+        expected_loss = ref.loss(real, fake)
+        expected = torch.autograd.grad(expected_loss, list(ref.parameters()))
         loss = d.loss(real, fake)
         grads = torch.autograd.grad(loss, list(d.parameters()))
         torch.testing.assert_close(loss.double(), expected_loss, rtol=1e-5, atol=1e-6)
