@@ -48,8 +48,9 @@ ACTIVATIONS: dict[
 def _product(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, activation: str = "none"
 ) -> torch.Tensor:
-    """activation(x Wᵀ + b) by oneDNN, no autograd: x (..., in), weight (out, in), any layout (transposed views
-    are read in place, as the backward's products need)."""
+    """activation(x Wᵀ + b) by oneDNN, no autograd: x (..., in), weight (out, in), any layout. A transposed
+    weight view is read in place (as the backward's products pass them); an input that is not contiguous is
+    copied by the op (the backward's gᵀ, (out, rows): small beside the product)."""
     return _POINTWISE(x, weight, bias, activation, [], "")
 
 
