@@ -79,14 +79,13 @@ def matmul_ceiling(device: torch.device, rows: int = 64 * 20, hidden: int = 32, 
     return 5 * 3 * 2 * rows * hidden * vocab / _best(products, 5)
 
 
-def matmul_peak(device: torch.device, n: int = 2048, product: Callable[..., torch.Tensor] | None = None) -> float:
+def matmul_peak(device: torch.device, n: int = 2048, product: Callable[..., torch.Tensor] = matmul) -> float:
     """Best FLOP/s of a square fp32 matmul: what the machine's cores reach on a compute-bound product
     (``product``: ``models/linear.py``'s by default; ``torch.mm`` for torch's own BLAS, MKL on a CPU)."""
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    mm = product or matmul
 
     def square() -> None:
-        mm(a, b)
+        product(a, b)
         if device.type == "cuda":
             torch.cuda.synchronize()
 

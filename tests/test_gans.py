@@ -419,8 +419,8 @@ def test_cnn_scores_completions_through_their_shared_prefixes(unfolded, monkeypa
 def test_cnn_trains_alike_through_unfolded_windows(monkeypatch):
     """The discriminator's loss and every gradient, its convolutions taken as products over unfolded windows
     (SeqGAN's paper CNN in training, its weights stored tap-major) or by nn.Conv1d, equal the float64
-    computation; sentences that repeat a word have windows that tie for the maximum, and the tied windows
-    share its gradient either way."""
+    computation; sentences that repeat a word have windows that tie for the maximum (identical windows: the
+    gradients checked are their sums, whichever of them the maximum's gradient goes to)."""
     vocab, length = 11, 9
     cfg = CNNConfig(emb_dim=6, filter_sizes=(1, 2, 3, 5, 9), num_filters=(3, 4, 2, 3, 2), dropout=0.0)
     g = torch.Generator().manual_seed(2)
