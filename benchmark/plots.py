@@ -2,7 +2,10 @@
 
 Each curve is one model across temperatures, the temperature written at each point; the shaded bands are
 the 95% confidence intervals over seeds on both axes (a vertical band for the y-interval and a horizontal one
-for the x-interval along the curve). On synthetic data the oracle is drawn with its NLL_test floor.
+for the x-interval along the curve). On synthetic data the oracle is drawn with its NLL_test floor. On a
+quality–diversity figure MLE's frontier (the best quality MLE reaches at each diversity or better, which the
+verdicts compare against) is drawn as a thick line; the part of MLE's curve it leaves out, dominated by MLE's
+own other temperatures, is drawn faint.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from langgan_bench.sweep import ORACLE_MODEL
+from langgan_bench.verdicts import BASELINE, PAIRS, frontier_curve
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,26 @@ def draw(points: pd.DataFrame, spec: PlotSpec, title: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    pair = next((p for p in PAIRS if (p.quality, p.diversity) == (spec.y, spec.x)), None)
     for model, curve in points[points.model != ORACLE_MODEL].groupby("model", sort=True):
         curve = curve.sort_values("temperature")
         xs, ys = curve.x.to_numpy(float), curve.y.to_numpy(float)
-        (line,) = ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.2, label=str(model))
+        with_frontier = pair is not None and model == BASELINE
+        fx, fy = (
+            frontier_curve(xs, ys, curve.temperature.to_numpy(float), pair.quality_lower_is_better,
+                           pair.diversity_lower_is_better)
+            if with_frontier else (np.array([]), np.array([]))
+        )  # fmt: skip
+        faint = {"alpha": 0.4, "linestyle": "--"} if fx.size else {}
+        (line,) = ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.2, label=str(model), **faint)
+        if fx.size:
+            ax.plot(
+                fx,
+                fy,
+                color=line.get_color(),
+                linewidth=2.6,
+                label=f"{model} frontier (best quality at ≥ that diversity)",
+            )
         # 95% bands over seeds on both axes (absent with one seed)
         y_hw, x_hw = np.nan_to_num(curve.y_hw.to_numpy(float)), np.nan_to_num(curve.x_hw.to_numpy(float))
         if y_hw.any():
@@ -101,10 +121,10 @@ def draw(points: pd.DataFrame, spec: PlotSpec, title: str, path: Path) -> None:
                 ax.annotate(f"{t:g}", (x, y), textcoords="offset points", xytext=(3, 3), fontsize=6.5)
     oracle = points[points.model == ORACLE_MODEL]
     if not oracle.empty:
-        fx, fy = float(oracle.x.iloc[0]), float(oracle.y.iloc[0])
+        ox, oy = float(oracle.x.iloc[0]), float(oracle.y.iloc[0])
         if spec.x == "nll_test":
-            ax.axvline(fx, color="grey", linestyle="--", linewidth=1, label=f"oracle NLL_test floor ({fx:.3f})")
-        ax.scatter([fx], [fy], marker="*", s=160, color="black", zorder=5, label=f"oracle ({fx:.3f}, {fy:.3f})")
+            ax.axvline(ox, color="grey", linestyle="--", linewidth=1, label=f"oracle NLL_test floor ({ox:.3f})")
+        ax.scatter([ox], [oy], marker="*", s=160, color="black", zorder=5, label=f"oracle ({ox:.3f}, {oy:.3f})")
     ax.set_xlabel(spec.xlabel)
     ax.set_ylabel(spec.ylabel)
     ax.set_title(title, fontsize=10)

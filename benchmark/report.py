@@ -75,16 +75,21 @@ def columns(cells: pd.DataFrame) -> list[tuple[str, str, str]]:
 
 def verdict_blocks(table: pd.DataFrame) -> list[Block]:
     blocks: list[Block] = [
-        ("h2", "Verdicts: does a GAN beat MLE at matched diversity?"),
+        ("h2", "Verdicts: does a GAN beat MLE with a tuned temperature at matched diversity?"),
         (
             "p",
-            "For every temperature of a GAN, MLE's temperature curve (same seed, dataset and signatures) is "
-            "interpolated at the GAN's diversity, and Δ = quality(MLE there) − quality(GAN), signed so that "
-            "Δ > 0 means MLE is better. 'MLE dominates': the 95% interval of Δ over seeds is above 0 at every "
-            "GAN point MLE's sweep covers; 'GAN better somewhere': below 0 at some point (named); 'within "
-            "noise': otherwise. Points outside MLE's diversity range are never extrapolated. FED has no "
-            "diversity partner: each model is taken at its own best temperature. 'Best point' is the GAN "
-            "point that fares best against MLE; every point is in verdict_points.csv.",
+            "MLE may use any temperature of its sweep, so each GAN point is compared with MLE's frontier: "
+            "Q*(d), the best quality MLE's curve (same seed, dataset and signatures; adjacent temperatures "
+            "joined by straight lines) reaches at a diversity at least as good as the GAN's, and Δ = Q*(d) − "
+            "quality(GAN), signed so that Δ > 0 means MLE is better. 'MLE dominates': the 95% interval of Δ "
+            "over seeds is above 0 at every GAN point; 'GAN better somewhere': below 0 at some point (named); "
+            "'within noise': otherwise. A point more diverse than every MLE point, or less diverse than every "
+            "MLE point and better than all of them, is outside MLE's range (the end is named) and never "
+            "extrapolated: no MLE point beats it, so where MLE is better at every other point the verdict is "
+            "'outside MLE's range' until MLE's sweep is widened. Greedy points (T = 0) are not judged. The frontier gap is the mean Δ over the "
+            "compared points and ranks the GANs (smallest first). 'Closest point' is where the GAN comes "
+            "closest to MLE's frontier; every point is in verdict_points.csv. FED has no diversity partner: "
+            "each model is taken at its own best temperature (listed per seed).",
         ),
     ]
     if table.empty:
@@ -93,12 +98,13 @@ def verdict_blocks(table: pd.DataFrame) -> list[Block]:
     rows = []
     for r in table.itertuples(index=False):
         verdict = r.verdict + (f" ({r.better_at})" if isinstance(r.better_at, str) and r.better_at else "")
-        has = isinstance(r.gan_T, float) and not math.isnan(r.gan_T)
-        gan = f"T={r.gan_T:g}: {fmt(r.gan_quality, r.gan_quality_hw)}" if has else ""
+        has = isinstance(r.closest_T, str) and r.closest_T != ""
+        gan = f"T={r.closest_T}: {fmt(r.gan_quality, r.gan_quality_hw)}" if has else ""
         if has and not math.isnan(r.gan_diversity):
             gan += f" @ {fmt(r.gan_diversity, r.gan_diversity_hw)}"
-        mle = f"T≈{r.mle_T:.2f}: {fmt(r.mle_quality, r.mle_quality_hw)}" if has else ""
+        mle = f"T={r.mle_T}: {fmt(r.mle_quality, r.mle_quality_hw)}" if has else ""
         diverged = f" (+{r.diverged_seeds} diverged)" if r.diverged_seeds else ""
+        where = f" ({r.outside_at})" if isinstance(r.outside_at, str) and r.outside_at else ""
         rows.append(
             [
                 f"{r.dataset} ({r.profile})",
@@ -106,14 +112,15 @@ def verdict_blocks(table: pd.DataFrame) -> list[Block]:
                 r.pair,
                 verdict,
                 f"{_int(r.n_seeds) or 0}{diverged}",
+                fmt(r.frontier_gap, r.frontier_gap_hw),
                 gan,
                 mle,
                 fmt(r.delta, r.delta_hw),
-                f"{_int(r.points_compared)} / {_int(r.points_outside)}",
+                f"{_int(r.points_compared)} / {_int(r.points_outside)}{where}",
             ]
         )
-    header = ["dataset", "GAN", "quality @ diversity", "verdict", "seeds", "GAN best point", "MLE matched", "Δ",
-              "compared / outside"]  # fmt: skip
+    header = ["dataset", "GAN", "quality @ diversity", "verdict", "seeds", "frontier gap (mean Δ)",
+              "GAN closest point", "MLE frontier there", "Δ there", "compared / outside"]  # fmt: skip
     blocks.append(("table", (header, rows)))
     if (table.n_seeds == 1).any():
         blocks.append(("p", "With one seed there is no confidence interval, so no verdict: run more seeds."))

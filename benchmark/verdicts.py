@@ -1,25 +1,28 @@
-"""The matched-diversity verdict: does a GAN beat MLE once MLE's temperature is tuned to the same diversity?
+"""The matched-diversity verdict: does a GAN beat MLE with a tuned temperature at the same diversity?
 
-"Language GANs Falling Short" (Caccia et al., ICLR 2020): compare models at matched diversity, never at one
-temperature. For each GAN, each seed and each (quality, diversity) pair of metrics, every temperature point of
-the GAN is matched to MLE's temperature curve (same dataset, profile, seed and signatures) at the GAN's
-diversity value, piecewise-linearly in the diversity axis, and
+"Language GANs Falling Short" (Caccia et al., ICLR 2020): MLE may use *any* temperature of its sweep, so a GAN
+is compared with MLE's quality–diversity **frontier**. MLE's curve is piecewise-linear between adjacent swept
+temperatures; for a GAN point with diversity d and quality q,
 
-    Δ = quality(MLE at matched diversity) − quality(GAN),  signed so that Δ > 0 means MLE is better.
+    Q*(d) = the best quality MLE's curve reaches at a diversity at least as good as d,
+    Δ     = Q*(d) − q, signed so that Δ > 0 means MLE is better.
 
-A GAN point whose diversity lies outside the range MLE's sweep covers is "outside MLE's range", never
-extrapolated. Curves need not be monotone: NLL_test is U-shaped in T (too cold drops modes, too hot spreads
-mass everywhere), so one NLL_test value is reached once on each side of the curve's minimum, by two very
-different models. A GAN point is therefore matched only on the same side of MLE's curve as it lies on its
-own (at or below the temperature of its own curve's minimum, or above it); where several segments of that
-side still cross its diversity, MLE is taken at the best of them, since the baseline is *MLE with a tuned
-temperature*. Δ is computed per seed, then its 95% Student-t interval over seeds decides:
+Each axis has its own direction (lower or higher is better). A GAN point may be called better only where
+MLE's curve spans its diversity; a point more diverse than every MLE point, or less diverse than every MLE
+point and better than all of them, is "outside MLE's range" (the end is named, so the sweep can be widened).
+A point that an actual MLE point beats on both axes is dominated wherever it lies. Greedy points (T = 0) are
+left out: there every model's samples are one sentence. Δ is computed per seed (the GAN's seed s against
+MLE's seed s), then its 95% Student-t interval over seeds decides:
 
-- **MLE dominates**: the interval of Δ lies above 0 at every GAN point that MLE covers;
+- **MLE dominates**: the interval of Δ lies above 0 at every GAN point (all of them compared);
 - **GAN better somewhere**: it lies below 0 at some point (the temperatures are named);
+- **outside MLE's range**: no point compared, or MLE is better at every compared point but some GAN point
+  lies beyond MLE's range: no MLE point beats it there, so "dominates" waits for a wider MLE sweep;
 - **within noise**: otherwise.
 
-FED has no diversity partner, so its verdict compares each model at its own best temperature (per seed).
+The **frontier gap** (the mean Δ over the compared points, per seed, with its interval) ranks GANs by how far
+they fall short. A metric without a diversity partner (FED) compares each model at its own best temperature
+(per seed).
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -38,7 +40,6 @@ from langgan_bench.stats import t_interval
 from langgan_bench.sweep import ORACLE_MODEL
 
 BASELINE = BASELINE_MODEL
-Side = Literal["low", "high"]
 
 MLE_DOMINATES = "MLE dominates"
 GAN_BETTER = "GAN better somewhere"
@@ -47,6 +48,12 @@ OUTSIDE = "outside MLE's range"
 ONE_SEED = "one seed: no interval"
 NO_BASELINE = "no MLE baseline"
 DIVERGED = "diverged"
+COMPARED = "compared"
+#: The two ends of MLE's range a point can lie beyond.
+MORE_DIVERSE = "more diverse"
+LESS_DIVERSE = "less diverse"
+#: Differences of Δ this small (relative to the values compared) are float rounding, not a difference.
+TIE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class MetricPair:
     quality: str
     quality_lower_is_better: bool
     diversity: str | None = None
+    diversity_lower_is_better: bool = True
 
     @property
     def name(self) -> str:
@@ -63,74 +71,118 @@ class MetricPair:
 
 
 #: The pairs judged wherever both metrics exist: synthetic (nll_oracle, nll_test); text (bleu-5, self_bleu-5),
-#: (lm_score, reverse_lm_score) and fed alone. Every diversity axis here is "lower = more diverse / better
-#: coverage"; the direction only matters for quality, which decides the sign of Δ.
+#: (lm_score, reverse_lm_score) and fed alone. Each diversity axis here is lower = more diverse / better coverage.
 PAIRS: tuple[MetricPair, ...] = (
-    MetricPair("nll_oracle", True, "nll_test"),
-    MetricPair("bleu-5", False, "self_bleu-5"),
-    MetricPair("lm_score", True, "reverse_lm_score"),
+    MetricPair("nll_oracle", True, "nll_test", True),
+    MetricPair("bleu-5", False, "self_bleu-5", True),
+    MetricPair("lm_score", True, "reverse_lm_score", True),
     MetricPair("fed", True),
 )
 
 
+def _up(value: float, lower_is_better: bool) -> float:
+    """A value on a "higher is better" scale (the frontier is computed there, then mapped back)."""
+    return -value if lower_is_better else value
+
+
 @dataclass(frozen=True)
-class Match:
-    """MLE's quality at a diversity value, and the temperature there (linear between two sweep points)."""
+class Frontier:
+    """MLE's frontier at one diversity: the best quality there, the temperature where MLE reaches it (linear
+    along a segment), and whether the diversity lies beyond MLE's least diverse point (``below_range``)."""
 
     quality: float
     temperature: float
+    below_range: bool = False
 
 
-def match_at(
+def frontier_at(
     temperatures: Sequence[float],
     diversity: Sequence[float],
     quality: Sequence[float],
     x: float,
-    lower_is_better: bool,
-    side: Side | None = None,
-) -> Match | None:
-    """Interpolate a temperature curve at diversity ``x``, piecewise-linearly in the diversity axis.
+    quality_lower_is_better: bool,
+    diversity_lower_is_better: bool = True,
+) -> Frontier | None:
+    """Q*(x): the best quality of a curve at a diversity at least as good as ``x``; None beyond its diverse end.
 
-    The curve is the points (diversity[i], quality[i]) in order of temperature; each pair of neighbours is a
-    segment. With ``side`` only the segments on that side of the curve's diversity minimum count ("low": up
-    to the temperature of the minimum; "high": from it on). Every segment whose diversity range holds ``x``
-    gives a candidate; the best candidate wins. None when no segment holds ``x`` (no extrapolation).
+    The curve is the points (diversity[i], quality[i]) joined in order of temperature (non-finite points and
+    greedy T = 0 are left out). On a segment quality is linear in diversity, so the best of the part of the
+    curve at least as diverse as ``x`` is at a vertex there or where a segment crosses ``x``.
 
-    >>> match_at([0.5, 1.0], [8.0, 7.0], [6.0, 7.0], x=7.5, lower_is_better=True)
-    Match(quality=6.5, temperature=0.75)
+    >>> frontier_at([0.5, 1.0], [8.0, 7.0], [6.0, 7.0], x=7.5, quality_lower_is_better=True)
+    Frontier(quality=6.5, temperature=0.75, below_range=False)
+    >>> frontier_at([1.0, 2.0], [7.0, 8.0], [7.0, 9.0], x=7.5, quality_lower_is_better=True)  # T=2 is dominated
+    Frontier(quality=7.0, temperature=1.0, below_range=False)
     """
     pts = sorted(
-        (float(t), float(d), float(q))
+        (float(t), _up(float(d), diversity_lower_is_better), _up(float(q), quality_lower_is_better))
         for t, d, q in zip(temperatures, diversity, quality, strict=True)
-        if np.isfinite([t, d, q]).all()
+        if t > 0 and np.isfinite([t, d, q]).all()
     )
-    if side is not None and pts:
-        t_min = turning_temperature([t for t, _, _ in pts], [d for _, d, _ in pts])
-        pts = [p for p in pts if (p[0] <= t_min if side == "low" else p[0] >= t_min)]
-    candidates: list[Match] = [Match(q, t) for t, d, q in pts if d == x]
+    if not pts:
+        return None
+    xu = _up(float(x), diversity_lower_is_better)
+    candidates = [(q, t) for t, d, q in pts if d >= xu]
     for (t0, d0, q0), (t1, d1, q1) in itertools.pairwise(pts):
-        if d0 != d1 and min(d0, d1) <= x <= max(d0, d1):
-            w = (x - d0) / (d1 - d0)
-            candidates.append(Match(q0 + w * (q1 - q0), t0 + w * (t1 - t0)))
+        if d0 != d1 and min(d0, d1) <= xu <= max(d0, d1):
+            w = (xu - d0) / (d1 - d0)
+            candidates.append((q0 + w * (q1 - q0), t0 + w * (t1 - t0)))
     if not candidates:
         return None
-    pick = min if lower_is_better else max
-    return pick(candidates, key=lambda m: m.quality)
+    best_q, best_t = max(candidates, key=lambda c: c[0])
+    below = xu < min(d for _, d, _ in pts)
+    return Frontier(_up(best_q, quality_lower_is_better), best_t, below)
 
 
-def turning_temperature(temperatures: Sequence[float], diversity: Sequence[float]) -> float:
-    """The temperature of a curve's lowest diversity value (most diverse / best coverage; the first on ties)."""
-    return min(zip(diversity, temperatures, strict=True))[1]
+def frontier_curve(
+    diversity: Sequence[float],
+    quality: Sequence[float],
+    temperatures: Sequence[float],
+    quality_lower_is_better: bool,
+    diversity_lower_is_better: bool = True,
+    n: int = 400,
+) -> tuple[np.ndarray, np.ndarray]:
+    """MLE's frontier as a polyline over its diversity range (for the plots): x values and Q*(x)."""
+    ok = [
+        (d, t)
+        for d, q, t in zip(diversity, quality, temperatures, strict=True)
+        if t > 0 and np.isfinite([d, q, t]).all()
+    ]
+    if len(ok) < 2:
+        return np.array([]), np.array([])
+    ds = np.array([d for d, _ in ok], dtype=float)
+    xs = np.unique(np.r_[ds, np.linspace(ds.min(), ds.max(), n)])
+    qs = [
+        frontier_at(temperatures, diversity, quality, x, quality_lower_is_better, diversity_lower_is_better) for x in xs
+    ]
+    return xs, np.array([f.quality if f else math.nan for f in qs])
 
 
-def side_of(t: float, temperatures: Sequence[float], diversity: Sequence[float]) -> Side:
-    """Which side of its own curve's diversity minimum the point at temperature ``t`` lies on."""
-    return "low" if t <= turning_temperature(temperatures, diversity) else "high"
+@dataclass(frozen=True)
+class Judged:
+    """One GAN point against MLE's frontier: Δ (NaN when outside), where MLE reaches Q*, and the status."""
+
+    status: str  # COMPARED, or OUTSIDE with the end: "outside MLE's range (more diverse)"
+    delta: float = math.nan
+    mle_quality: float = math.nan
+    mle_T: float = math.nan
 
 
-def _signed(delta: float, lower_is_better: bool) -> float:
-    """quality(GAN) − quality(MLE) turned into "positive = MLE better"."""
-    return delta if lower_is_better else -delta
+def outside(end: str) -> str:
+    return f"{OUTSIDE} ({end})"
+
+
+def judge(
+    mle_t: Sequence[float], mle_d: Sequence[float], mle_q: Sequence[float], d: float, q: float, pair: MetricPair
+) -> Judged:
+    """A GAN point (diversity ``d``, quality ``q``) against MLE's curve of the same seed."""
+    f = frontier_at(mle_t, mle_d, mle_q, d, pair.quality_lower_is_better, pair.diversity_lower_is_better)
+    if f is None:
+        return Judged(outside(MORE_DIVERSE))
+    delta = _up(f.quality, pair.quality_lower_is_better) - _up(q, pair.quality_lower_is_better)
+    if f.below_range and delta < 0:  # less diverse than every MLE point and better than all of them
+        return Judged(outside(LESS_DIVERSE))
+    return Judged(COMPARED, delta, f.quality, f.temperature)
 
 
 def _signature_groups(group: pd.DataFrame, pair: MetricPair) -> Iterator[tuple[str, str, pd.DataFrame]]:
@@ -157,31 +209,37 @@ def _ci(values: Sequence[float]) -> tuple[float, float]:
     return iv.mean, iv.half_width
 
 
+def fmt_temperatures(values: Sequence[float]) -> str:
+    """Temperatures per seed, in seed order ("0.7, 0.8, 0.7"); one value when every seed agrees."""
+    text = [f"{round(float(t), 2):g}" for t in values]
+    return text[0] if len(set(text)) == 1 else ", ".join(text)
+
+
 def _pair_points(wide: pd.DataFrame, gan: str, pair: MetricPair, baseline: str) -> pd.DataFrame:
-    """Per-seed Δ for every temperature point of ``gan`` (NaN Δ where MLE's range does not cover it)."""
+    """Per-seed Δ against MLE's frontier for every non-greedy temperature point of ``gan``."""
     rows = []
-    mle = {s: g.dropna() for s, g in wide[wide.model == baseline].groupby("seed")}
-    for seed, curve in wide[wide.model == gan].dropna().groupby("seed"):
+    wide = wide[wide.temperature > 0]
+    mle = dict(tuple(wide[wide.model == baseline].groupby("seed")))
+    for seed, curve in wide[wide.model == gan].groupby("seed"):
         if seed not in mle:
             continue
-        base, temps, divs = mle[seed], curve.temperature.tolist(), curve.diversity.tolist()
-        for t, q, d in zip(temps, curve.quality.tolist(), divs, strict=True):
-            side = side_of(t, temps, divs)
-            m = match_at(base.temperature, base.diversity, base.quality, d, pair.quality_lower_is_better, side)
+        base = mle[seed]
+        for t, q, d in zip(curve.temperature, curve.quality, curve.diversity, strict=True):
+            j = judge(base.temperature.tolist(), base.diversity.tolist(), base.quality.tolist(), d, q, pair)
             rows.append(
                 {
                     "seed": seed,
-                    "temperature": t,
+                    "temperature": float(t),
                     "gan_quality": q,
                     "gan_diversity": d,
-                    "mle_T": m.temperature if m else math.nan,
-                    "mle_quality": m.quality if m else math.nan,
-                    "delta": _signed(q - m.quality, pair.quality_lower_is_better) if m else math.nan,
+                    "status": j.status,
+                    "mle_T": j.mle_T,
+                    "mle_quality": j.mle_quality,
+                    "delta": j.delta,
                 }
             )
-    return pd.DataFrame(
-        rows, columns=["seed", "temperature", "gan_quality", "gan_diversity", "mle_T", "mle_quality", "delta"]
-    )
+    cols = ["seed", "temperature", "gan_quality", "gan_diversity", "status", "mle_T", "mle_quality", "delta"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 POINT_COLUMNS = [
@@ -190,71 +248,103 @@ POINT_COLUMNS = [
     "mle_T", "mle_quality", "mle_quality_hw", "delta", "delta_hw",
 ]  # fmt: skip
 VERDICT_COLUMNS = [
-    "dataset", "profile", "gan", "pair", "verdict", "better_at", "n_seeds", "points_compared", "points_outside",
-    "gan_T", "gan_quality", "gan_quality_hw", "gan_diversity", "gan_diversity_hw",
+    "dataset", "profile", "gan", "pair", "verdict", "better_at", "outside_at", "n_seeds",
+    "points_compared", "points_outside", "frontier_gap", "frontier_gap_hw",
+    "closest_T", "gan_quality", "gan_quality_hw", "gan_diversity", "gan_diversity_hw",
     "mle_T", "mle_quality", "mle_quality_hw", "delta", "delta_hw",
     "diverged_seeds", "quality_signature", "diversity_signature",
 ]  # fmt: skip
 
 
 def _aggregate_points(per_seed: pd.DataFrame) -> list[dict]:
-    """Δ and both curves' values per GAN temperature, aggregated over seeds (all seeds must be covered)."""
+    """Δ and both sides' values per GAN temperature over seeds; a point is compared only if every seed is."""
     out = []
-    for t, g in per_seed.groupby("temperature"):
-        covered = bool(g["delta"].notna().all())
-        row = {"temperature": float(t), "n_seeds": len(g), "status": "compared" if covered else OUTSIDE}
+    for t, g in per_seed.sort_values("seed").groupby("temperature"):
+        ends = sorted(set(g.status) - {COMPARED})
+        status = COMPARED if not ends else ends[0] if len(ends) == 1 else outside(f"{MORE_DIVERSE} / {LESS_DIVERSE}")
+        row = {"temperature": float(t), "n_seeds": len(g), "status": status}
         for col in ("gan_quality", "gan_diversity", "mle_quality", "delta"):
-            row[col], row[f"{col}_hw"] = _ci(g[col].tolist()) if covered or col.startswith("gan") else (math.nan,) * 2
-        row["mle_T"] = float(g["mle_T"].mean()) if covered else math.nan
+            covered = status == COMPARED or col.startswith("gan")
+            row[col], row[f"{col}_hw"] = _ci(g[col].tolist()) if covered else (math.nan, math.nan)
+        row["mle_T"] = fmt_temperatures(g.mle_T.tolist()) if status == COMPARED else ""
         out.append(row)
     return out
 
 
+def _tie(p: dict) -> float:
+    """The size below which Δ at a point is rounding (relative to the qualities compared)."""
+    return TIE * (1.0 + abs(p["gan_quality"]) + abs(p["mle_quality"]))
+
+
 def _decide(points: list[dict], n_seeds: int) -> tuple[str, str, dict | None]:
-    """(verdict, temperatures where the GAN is better, the GAN's best compared point)."""
-    compared = [p for p in points if p["status"] == "compared"]
+    """(verdict, temperatures where the GAN is better, the point where the GAN comes closest to MLE)."""
+    compared = [p for p in points if p["status"] == COMPARED]
     if not compared:
         return OUTSIDE, "", None
-    best = min(compared, key=lambda p: p["delta"])  # where the GAN fares best against MLE
+    closest = min(compared, key=lambda p: p["delta"])
     if n_seeds < 2:
-        return ONE_SEED, "", best
-    better = [p for p in compared if p["delta"] + p["delta_hw"] < 0]
+        return ONE_SEED, "", closest
+    better = [p for p in compared if p["delta"] + p["delta_hw"] < -_tie(p)]
     if better:
-        return GAN_BETTER, ", ".join(f"T={p['temperature']:g}" for p in better), best
-    if all(p["delta"] - p["delta_hw"] > 0 for p in compared):
-        return MLE_DOMINATES, "", best
-    return WITHIN_NOISE, "", best
+        return GAN_BETTER, ", ".join(f"T={p['temperature']:g}" for p in better), closest
+    if all(p["delta"] - p["delta_hw"] > _tie(p) for p in compared):
+        # a point beyond MLE's range is beaten by no MLE point: the claim needs a wider sweep there
+        return (MLE_DOMINATES if len(compared) == len(points) else OUTSIDE), "", closest
+    return WITHIN_NOISE, "", closest
+
+
+def _frontier_gap(per_seed: pd.DataFrame, points: list[dict]) -> tuple[float, float]:
+    """The mean Δ over the compared points, per seed, and its interval over seeds."""
+    temps = {p["temperature"] for p in points if p["status"] == COMPARED}
+    if not temps:
+        return math.nan, math.nan
+    return _ci(per_seed[per_seed.temperature.isin(temps)].groupby("seed")["delta"].mean().tolist())
+
+
+def _outside_at(points: list[dict]) -> str:
+    """The points beyond MLE's range, with their end ("T=2 (more diverse)")."""
+    return ", ".join(
+        f"T={p['temperature']:g} ({p['status'][len(OUTSIDE) + 2 : -1]})" for p in points if p["status"] != COMPARED
+    )
 
 
 def _best_point_verdict(wide: pd.DataFrame, gan: str, pair: MetricPair, baseline: str) -> tuple[str, str, dict]:
-    """A metric with no diversity partner (FED): each model at its own best temperature, per seed."""
+    """A metric with no diversity partner (FED): each model at its own best non-greedy temperature, per seed."""
     pick = "idxmin" if pair.quality_lower_is_better else "idxmax"
     best = {}
     for model in (gan, baseline):
-        sub = wide[wide.model == model].dropna(subset=["quality"])
+        sub = wide[(wide.model == model) & (wide.temperature > 0)].dropna(subset=["quality"])
         best[model] = sub.loc[sub.groupby("seed")["quality"].agg(pick)].set_index("seed")
     seeds = sorted(set(best[gan].index) & set(best[baseline].index))
     g, m = best[gan].loc[seeds], best[baseline].loc[seeds]
-    deltas = [_signed(a - b, pair.quality_lower_is_better) for a, b in zip(g.quality, m.quality, strict=True)]
-    point = {"n_seeds": len(seeds), "temperature": float(g.temperature.mean()), "mle_T": float(m.temperature.mean())}
+    deltas = [
+        _up(b, pair.quality_lower_is_better) - _up(a, pair.quality_lower_is_better)
+        for a, b in zip(g.quality, m.quality, strict=True)
+    ]
+    point = {"n_seeds": len(seeds), "closest_T": fmt_temperatures(g.temperature.tolist())}
+    point["mle_T"] = fmt_temperatures(m.temperature.tolist())
     point["gan_quality"], point["gan_quality_hw"] = _ci(g.quality.tolist())
     point["mle_quality"], point["mle_quality_hw"] = _ci(m.quality.tolist())
     point["delta"], point["delta_hw"] = _ci(deltas)
+    point["frontier_gap"], point["frontier_gap_hw"] = point["delta"], point["delta_hw"]
     point["gan_diversity"] = point["gan_diversity_hw"] = math.nan
     if len(seeds) < 2:
         return ONE_SEED, "", point
-    if point["delta"] + point["delta_hw"] < 0:
+    if point["delta"] + point["delta_hw"] < -_tie(point):
         return GAN_BETTER, "at its best T", point
-    if point["delta"] - point["delta_hw"] > 0:
+    if point["delta"] - point["delta_hw"] > _tie(point):
         return MLE_DOMINATES, "", point
     return WITHIN_NOISE, "", point
 
 
-def verdicts(df: pd.DataFrame, baseline: str = BASELINE) -> tuple[pd.DataFrame, pd.DataFrame]:
+def verdicts(
+    df: pd.DataFrame, baseline: str = BASELINE, pairs: Sequence[MetricPair] = PAIRS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The verdict table and its per-temperature points, from per-seed result rows (see stats.per_seed).
 
     One verdict per (dataset, profile, GAN, metric pair, signatures); every model other than ``baseline``
-    and the oracle reference counts as a GAN.
+    and the oracle reference counts as a GAN. Within a (dataset, profile, pair) GANs are sorted by their
+    frontier gap, the one closest to MLE first.
     """
     verdict_rows: list[dict] = []
     point_rows: list[dict] = []
@@ -262,12 +352,12 @@ def verdicts(df: pd.DataFrame, baseline: str = BASELINE) -> tuple[pd.DataFrame, 
         diverged = group[group.metric == "diverged_at_step"].groupby("model")["seed"].nunique()
         values = group[group.temperature.notna()]
         gans = sorted(set(group.model) - {baseline, ORACLE_MODEL})
-        for pair in PAIRS:
+        for order, pair in enumerate(pairs):
             for q_sig, d_sig, wide in _signature_groups(values, pair):
                 for gan in gans:
-                    key = {"dataset": dataset, "profile": profile, "gan": gan, "pair": pair.name}
-                    sigs = {"quality_signature": q_sig, "diversity_signature": d_sig}
-                    extra = {"diverged_seeds": int(diverged.get(gan, 0)), **sigs}
+                    key = {"dataset": dataset, "profile": profile, "gan": gan, "pair": pair.name, "_order": order}
+                    extra = {"diverged_seeds": int(diverged.get(gan, 0))}
+                    extra |= {"quality_signature": q_sig, "diversity_signature": d_sig}
                     has_gan, has_base = (wide.model == gan).any(), (wide.model == baseline).any()
                     if not has_gan:
                         if extra["diverged_seeds"]:
@@ -277,24 +367,28 @@ def verdicts(df: pd.DataFrame, baseline: str = BASELINE) -> tuple[pd.DataFrame, 
                         verdict_rows.append({**key, "verdict": NO_BASELINE, **extra})
                         continue
                     if pair.diversity is None:
-                        verdict, where, best = _best_point_verdict(wide, gan, pair, baseline)
-                        n_seeds, n_cmp, n_out = best["n_seeds"], 1, 0
+                        verdict, where, closest = _best_point_verdict(wide, gan, pair, baseline)
+                        row = {"n_seeds": closest["n_seeds"], "points_compared": 1, "points_outside": 0}
+                        row |= {k: v for k, v in closest.items() if k in VERDICT_COLUMNS}
                     else:
                         per_seed = _pair_points(wide, gan, pair, baseline)
                         points = _aggregate_points(per_seed)
                         point_rows += [{**key, **p} for p in points]
-                        n_seeds = int(per_seed["seed"].nunique())
-                        verdict, where, best = _decide(points, n_seeds)
-                        n_cmp = sum(p["status"] == "compared" for p in points)
-                        n_out = len(points) - n_cmp
-                    row = {**key, "verdict": verdict, "better_at": where, "n_seeds": n_seeds}
-                    row |= {"points_compared": n_cmp, "points_outside": n_out, **extra}
-                    if best is not None:
-                        row |= {k: best[k] for k in VERDICT_COLUMNS if k in best}
-                        row["gan_T"] = best["temperature"]
-                    verdict_rows.append(row)
+                        verdict, where, closest = _decide(points, int(per_seed["seed"].nunique()))
+                        n_cmp = sum(p["status"] == COMPARED for p in points)
+                        row = {"n_seeds": int(per_seed["seed"].nunique()), "points_compared": n_cmp}
+                        row |= {"points_outside": len(points) - n_cmp, "outside_at": _outside_at(points)}
+                        row["frontier_gap"], row["frontier_gap_hw"] = _frontier_gap(per_seed, points)
+                        if closest is not None:
+                            row |= {k: v for k, v in closest.items() if k in VERDICT_COLUMNS and k != "n_seeds"}
+                            row["closest_T"] = f"{closest['temperature']:g}"
+                    verdict_rows.append({**key, "verdict": verdict, "better_at": where, **row, **extra})
     counts = ["n_seeds", "points_compared", "points_outside", "diverged_seeds"]
+    table = pd.DataFrame(verdict_rows, columns=[*VERDICT_COLUMNS, "_order"])
+    table = table.sort_values(
+        ["dataset", "profile", "_order", "frontier_gap", "gan"], na_position="last", kind="stable"
+    )
     return (
-        pd.DataFrame(verdict_rows, columns=VERDICT_COLUMNS).astype({c: "Int64" for c in counts}),
+        table.drop(columns="_order").reset_index(drop=True).astype({c: "Int64" for c in counts}),
         pd.DataFrame(point_rows, columns=POINT_COLUMNS).astype({"n_seeds": "Int64"}),
     )

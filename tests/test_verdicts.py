@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 import langgan_bench
@@ -16,14 +19,22 @@ from langgan_bench.report import build_report, md_escape
 from langgan_bench.results import load_results
 from langgan_bench.stats import per_seed, summarize, t_interval
 from langgan_bench.verdicts import (
+    COMPARED,
     DIVERGED,
     GAN_BETTER,
+    LESS_DIVERSE,
     MLE_DOMINATES,
+    MORE_DIVERSE,
     ONE_SEED,
     OUTSIDE,
     WITHIN_NOISE,
-    Match,
-    match_at,
+    Frontier,
+    Judged,
+    MetricPair,
+    frontier_at,
+    frontier_curve,
+    judge,
+    outside,
     verdicts,
 )
 
@@ -32,38 +43,68 @@ from .fake_results import GRID, nll_curve, write_run
 MLE_GRID = (0.3, 0.4, *GRID, 3.0)
 
 
-# --- interpolation ------------------------------------------------------------------------------------
+# --- MLE's frontier ------------------------------------------------------------------------------------
+
+# A U-shaped diversity axis (NLL_test falls from 9 at T=.5 to 7 at T=1 and rises to 9 at T=2) with quality
+# (NLL_oracle) rising with T: the hot branch is dominated by the cold one. Both axes: lower is better.
+U_T, U_D, U_Q = [0.5, 1.0, 2.0], [9.0, 7.0, 9.0], [6.0, 8.0, 14.0]
+NLL_PAIR = MetricPair("nll_oracle", True, "nll_test", True)
 
 
-def test_match_is_linear_in_the_diversity_axis():
-    # segment (d=8, q=6) at T=0.5 -> (d=7, q=7) at T=1: d=7.25 is 3/4 of the way
-    m = match_at([0.5, 1.0], [8.0, 7.0], [6.0, 7.0], 7.25, lower_is_better=True)
-    assert m == Match(quality=6.75, temperature=0.875)
-    # exactly on a sweep point
-    assert match_at([0.5, 1.0, 1.5], [8.0, 7.0, 6.0], [6.0, 7.0, 9.0], 7.0, True) == Match(7.0, 1.0)
-    # the order of the points given does not matter (they are sorted by temperature)
-    assert match_at([1.0, 0.5], [7.0, 8.0], [7.0, 6.0], 7.25, True) == m
+def test_the_frontier_of_a_u_shaped_curve_by_hand():
+    # d = 8 is crossed twice: T=.75 (q=7) and T=1.5 (q=11); T=1 (d=7, q=8) is more diverse too: the best is 7
+    assert frontier_at(U_T, U_D, U_Q, 8.0, True) == Frontier(7.0, 0.75)
+    # d = 8.5: cold crossing at T=.625 (q=6.5), hot crossing at T=1.75 (q=12.5): the cold branch wins
+    assert frontier_at(U_T, U_D, U_Q, 8.5, True) == Frontier(6.5, 0.625)
+    # on a swept point, and between two swept temperatures (linear in the diversity axis)
+    assert frontier_at(U_T, U_D, U_Q, 7.0, True) == Frontier(8.0, 1.0)
+    assert frontier_at([0.5, 1.0], [8.0, 7.0], [6.0, 7.0], 7.25, True) == Frontier(6.75, 0.875)
+    # the order the points come in does not matter; greedy (T = 0) and NaN points are left out
+    assert frontier_at(U_T[::-1], U_D[::-1], U_Q[::-1], 8.5, True) == Frontier(6.5, 0.625)
+    assert frontier_at([0.0, *U_T, 3.0], [9.5, *U_D, math.nan], [1.0, *U_Q, 2.0], 8.5, True) == Frontier(6.5, 0.625)
+    # beyond the diverse end there is no frontier; beyond the other end it is MLE's best point, flagged
+    assert frontier_at(U_T, U_D, U_Q, 6.99, True) is None
+    assert frontier_at(U_T, U_D, U_Q, 9.5, True) == Frontier(6.0, 0.5, below_range=True)
+    assert frontier_at([], [], [], 7.0, True) is None
+    # the polyline the plots draw is Q* itself
+    xs, qs = frontier_curve(U_D, U_Q, U_T, True, n=5)
+    assert list(xs) == [7.0, 7.5, 8.0, 8.5, 9.0] and list(qs) == [8.0, 7.5, 7.0, 6.5, 6.0]
 
 
-def test_a_point_outside_the_baseline_range_is_never_extrapolated():
-    assert match_at([0.5, 1.0], [8.0, 7.0], [6.0, 7.0], 8.01, True) is None
-    assert match_at([0.5, 1.0], [8.0, 7.0], [6.0, 7.0], 6.99, True) is None
-    assert match_at([], [], [], 7.0, True) is None
-    # NaN points (e.g. NLL_test at greedy T = 0) are left out, not interpolated through
-    assert match_at([0.0, 0.5, 1.0], [math.nan, 8.0, 7.0], [5.0, 6.0, 7.0], 8.5, True) is None
+def test_a_gan_point_dominated_only_through_mles_other_branch():
+    # (8.5, 10) beats MLE's hot branch there (12.5) but the cold branch reaches 6.5 at that NLL_test or better
+    j = judge(U_T, U_D, U_Q, 8.5, 10.0, NLL_PAIR)
+    assert j == Judged(COMPARED, delta=3.5, mle_quality=6.5, mle_T=0.625)
+    # on the cold branch, slightly worse than MLE's curve: Δ = 7.5 − 7
+    assert judge(U_T, U_D, U_Q, 8.0, 7.5, NLL_PAIR).delta == 0.5
 
 
-def test_non_monotone_curve_takes_the_best_crossing_on_the_same_side():
-    # a U-shaped diversity axis: d falls from 9 (T=.5) to 7 (T=1), rises to 9 (T=2); quality rises with T
-    temps, divs, qual = [0.5, 1.0, 2.0], [9.0, 7.0, 9.0], [6.0, 8.0, 14.0]
-    # d = 8 is crossed twice: at T=.75 (q=7) and at T=1.5 (q=11); the best quality wins without a side
-    assert match_at(temps, divs, qual, 8.0, lower_is_better=True) == Match(7.0, 0.75)
-    assert match_at(temps, divs, qual, 8.0, lower_is_better=False) == Match(11.0, 1.5)
-    # with a side, only that side of the curve's minimum counts
-    assert match_at(temps, divs, qual, 8.0, True, side="low") == Match(7.0, 0.75)
-    assert match_at(temps, divs, qual, 8.0, True, side="high") == Match(11.0, 1.5)
-    # beyond the low side's range there is no match even though the high side reaches it
-    assert match_at([0.5, 1.0, 2.0, 3.0], [9.0, 7.0, 9.0, 12.0], [6, 8, 14, 20], 10.0, True, side="low") is None
+def test_points_beyond_either_end():
+    assert judge(U_T, U_D, U_Q, 6.5, 20.0, NLL_PAIR).status == outside(MORE_DIVERSE)  # more diverse than all
+    assert judge(U_T, U_D, U_Q, 10.0, 5.5, NLL_PAIR).status == outside(LESS_DIVERSE)  # less diverse, better
+    # less diverse than every MLE point but worse than MLE's best point: dominated wherever it lies
+    assert judge(U_T, U_D, U_Q, 10.0, 6.5, NLL_PAIR) == Judged(COMPARED, 0.5, 6.0, 0.5)
+
+
+def test_higher_is_better_axes():
+    # precision @ recall, both higher is better: T=.5 (0.2, 0.9), T=1 (0.6, 0.7), T=2 (0.8, 0.3)
+    t, recall, precision = [0.5, 1.0, 2.0], [0.2, 0.6, 0.8], [0.9, 0.7, 0.3]
+    pr = MetricPair("precision", False, "recall", False)
+    f = frontier_at(t, recall, precision, 0.5, quality_lower_is_better=False, diversity_lower_is_better=False)
+    assert f == Frontier(pytest.approx(0.75), pytest.approx(0.875))
+    assert judge(t, recall, precision, 0.5, 0.8, pr).delta == pytest.approx(-0.05)  # above the frontier
+    assert judge(t, recall, precision, 0.7, 0.4, pr).delta == pytest.approx(0.1)  # MLE's 0.5 at recall 0.7
+    assert judge(t, recall, precision, 0.9, 0.1, pr).status == outside(MORE_DIVERSE)
+    assert judge(t, recall, precision, 0.1, 0.95, pr).status == outside(LESS_DIVERSE)
+    # the same curve with both axes negated and declared lower-is-better gives the same Δ everywhere
+    neg = MetricPair("q", True, "d", True)
+    for d, q in [(0.5, 0.8), (0.7, 0.4), (0.3, 0.5)]:
+        a = judge(t, recall, precision, d, q, pr)
+        b = judge(t, [-x for x in recall], [-x for x in precision], -d, -q, neg)
+        assert a.delta == pytest.approx(b.delta) and a.mle_T == pytest.approx(b.mle_T)
+    # BLEU-5 (higher is better) @ Self-BLEU-5 (lower is better)
+    bleu = MetricPair("bleu-5", False, "self_bleu-5", True)
+    assert judge([0.5, 1.0], [0.9, 0.5], [0.4, 0.2], 0.7, 0.25, bleu).delta == pytest.approx(0.05)
 
 
 # --- intervals ------------------------------------------------------------------------------------------
@@ -137,6 +178,123 @@ def test_a_better_generator_is_named_with_its_temperatures(tmp_path):
     assert v.verdict == GAN_BETTER and v.better_at == "T=0.8, T=1" and v.delta < 0
 
 
+def test_mles_curve_made_worse_on_both_axes_is_dominated_even_at_its_hot_end(tmp_path):
+    # every point of this model is an MLE point pushed worse on both axes (the same temperatures): matched on
+    # MLE's hot branch alone its hot points would look better; against the frontier MLE's cold branch wins
+    def worse(t: float, s: int) -> dict[str, float]:
+        v = nll_curve(noise=0.02)(t, s)
+        return {"nll_oracle": v["nll_oracle"] + 0.1, "nll_test": v["nll_test"] + 0.1}
+
+    for s in (0, 1, 2):
+        write_run(tmp_path, "mle", s, nll_curve(noise=0.02), temperatures=MLE_GRID)
+        write_run(tmp_path, "worse", s, worse, temperatures=MLE_GRID)
+    v = _verdict(tmp_path, "worse")
+    assert v.verdict == MLE_DOMINATES and v.better_at == "" and v.points_outside == 0
+    assert v.frontier_gap - v.frontier_gap_hw > 0.1  # hot points fall short by far more than the 0.1 shift
+
+
+def test_the_frontier_gap_is_the_mean_delta_over_compared_points(tmp_path):
+    for s in (0, 1, 2):
+        write_run(tmp_path, "mle", s, nll_curve(), temperatures=MLE_GRID)
+        write_run(tmp_path, "gan", s, nll_curve(worse=0.2 + 0.1 * s), temperatures=(0.5, 0.8, 1.0))
+    table, points = verdicts(per_seed(load_results(tmp_path)))
+    v = table.iloc[0]
+    # the GAN's cold points lie on MLE's sweep points (same T, same NLL_test): Δ is exactly the offset
+    assert v.points_compared == 3 and list(points.delta) == pytest.approx([0.3] * 3)
+    assert v.frontier_gap == pytest.approx(0.3) and v.frontier_gap_hw == pytest.approx(
+        t_interval([0.2, 0.3, 0.4]).half_width
+    )
+    assert v.verdict == MLE_DOMINATES and v.closest_T in {"0.5", "0.8", "1"} and v.mle_T == v.closest_T
+
+
+def test_gans_are_sorted_by_frontier_gap(tmp_path):
+    for s in (0, 1, 2):
+        write_run(tmp_path, "mle", s, nll_curve(noise=0.01), temperatures=MLE_GRID)
+        write_run(tmp_path, "far", s, nll_curve(worse=0.9, noise=0.01))
+        write_run(tmp_path, "near", s, nll_curve(worse=0.3, noise=0.01))
+    table, _ = verdicts(per_seed(load_results(tmp_path)))
+    assert list(table.gan) == ["near", "far"] and table.frontier_gap.is_monotonic_increasing
+
+
+# --- properties: a curve no better than MLE's is never "better"; one better everywhere never "dominated" ---
+
+_curve = st.lists(
+    st.tuples(st.floats(0.0, 10.0), st.floats(0.0, 10.0)), min_size=2, max_size=7
+)  # (diversity, quality) per swept temperature, in any shape: U-shaped, monotone, zig-zag
+_shift = st.floats(0.0, 2.0)
+
+
+def _rows(curves: dict[str, list[list[tuple[float, float]]]], pair: MetricPair) -> pd.DataFrame:
+    """Per-seed rows of ``{model: [per-seed [(diversity, quality) per temperature]]}``."""
+    rows = []
+    for model, seeds in curves.items():
+        for seed, pts in enumerate(seeds):
+            for i, (d, q) in enumerate(pts):
+                for metric, v in ((pair.quality, q), (pair.diversity, d)):
+                    rows.append(("oracle", "tiny", model, seed, 0.5 + 0.25 * i, metric, v, f"{metric}|x"))
+    return pd.DataFrame(
+        rows, columns=["dataset", "profile", "model", "seed", "temperature", "metric", "value", "signature"]
+    )
+
+
+def _property_verdict(mle, gan, pair: MetricPair) -> str:
+    table, _ = verdicts(_rows({"mle": mle, "gan": gan}, pair), pairs=[pair])
+    return table.iloc[0].verdict
+
+
+def _toward(value: float, by: float, lower_is_better: bool, worse: bool) -> float:
+    return value + (by if lower_is_better == worse else -by)
+
+
+PROPERTY_PAIRS = [MetricPair("nll_oracle", True, "nll_test", True), MetricPair("precision", False, "recall", False)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    curve=_curve,
+    noise=st.lists(st.floats(-0.5, 0.5), min_size=3, max_size=3),
+    shifts=st.lists(st.tuples(_shift, _shift), min_size=7, max_size=7),
+    along=st.lists(st.floats(0.0, 1.0), min_size=6, max_size=6),
+    pair=st.sampled_from(PROPERTY_PAIRS),
+)
+def test_a_curve_equal_to_mles_or_worse_is_never_better(curve, noise, shifts, along, pair):
+    # per seed: MLE's curve (moved by a seed offset); the GAN's points are MLE's swept points and points on its
+    # segments, each pushed worse on both axes by its own amount (zero included: equal to MLE's curve)
+    mle, gan = [], []
+    for off in noise:
+        m = [(d + off, q + off) for d, q in curve]
+        segments = zip(itertools.pairwise(m), along, strict=False)
+        on = [*m, *((d0 + w * (d1 - d0), q0 + w * (q1 - q0)) for ((d0, q0), (d1, q1)), w in segments)]
+        g = [
+            (_toward(d, a, pair.diversity_lower_is_better, True), _toward(q, b, pair.quality_lower_is_better, True))
+            for (d, q), (a, b) in zip(on, shifts * 2, strict=False)
+        ]
+        mle.append(m)
+        gan.append(g)
+    assert _property_verdict(mle, gan, pair) != GAN_BETTER
+    assert _property_verdict(mle, [list(m) for m in mle], pair) not in (GAN_BETTER, MLE_DOMINATES)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    curve=_curve,
+    noise=st.lists(st.floats(-0.5, 0.5), min_size=3, max_size=3),
+    a=st.floats(0.01, 2.0),
+    b=st.floats(0.01, 2.0),
+    pair=st.sampled_from(PROPERTY_PAIRS),
+)
+def test_mles_curve_shifted_better_on_both_axes_is_never_dominated(curve, noise, a, b, pair):
+    mle = [[(d + off, q + off) for d, q in curve] for off in noise]
+    gan = [
+        [
+            (_toward(d, a, pair.diversity_lower_is_better, False), _toward(q, b, pair.quality_lower_is_better, False))
+            for d, q in m
+        ]
+        for m in mle
+    ]
+    assert _property_verdict(mle, gan, pair) != MLE_DOMINATES
+
+
 def test_points_outside_mles_range_are_reported_not_extrapolated(tmp_path):
     for s in (0, 1):
         # MLE swept only around T = 1: the GAN's cold points (high NLL_test on the low side) are outside
@@ -144,9 +302,17 @@ def test_points_outside_mles_range_are_reported_not_extrapolated(tmp_path):
         write_run(tmp_path, "cold", s, nll_curve(worse=0.3, noise=0.02), temperatures=(0.5, 0.9, 1.0))
     table, points = verdicts(per_seed(load_results(tmp_path)))
     status = dict(zip(points.temperature, points.status, strict=True))
-    assert status == {0.5: OUTSIDE, 0.9: "compared", 1.0: "compared"}
+    assert status == {0.5: outside(LESS_DIVERSE), 0.9: COMPARED, 1.0: COMPARED}
     v = table.iloc[0]
-    assert v.points_compared == 2 and v.points_outside == 1 and v.verdict == MLE_DOMINATES
+    # MLE is better at both compared points, but no MLE point beats the one beyond its cold end: not "dominates"
+    assert v.points_compared == 2 and v.points_outside == 1 and v.verdict == OUTSIDE
+    assert v.outside_at == "T=0.5 (less diverse)" and v.delta - v.delta_hw > 0
+    # the same GAN against MLE swept wide enough: every point compared, and dominated
+    wide = tmp_path / "wide"
+    for s in (0, 1):
+        write_run(wide, "mle", s, nll_curve(noise=0.02), temperatures=MLE_GRID)
+        write_run(wide, "cold", s, nll_curve(worse=0.3, noise=0.02), temperatures=(0.5, 0.9, 1.0))
+    assert _verdict(wide, "cold").verdict == MLE_DOMINATES
     # nothing covered at all: the verdict says so
     out2 = tmp_path / "b"
     write_run(out2, "mle", 0, nll_curve(), temperatures=(1.0, 1.1))
@@ -170,7 +336,17 @@ def test_fed_is_judged_at_each_models_best_temperature(tmp_path):
         write_run(tmp_path, "mle", s, fed(0.0), dataset="coco")
         write_run(tmp_path, "gan", s, fed(0.2), dataset="coco")
     v = _verdict(tmp_path, "gan", "fed")
-    assert v.verdict == MLE_DOMINATES and v.gan_T == 1.0 and v.delta == pytest.approx(0.2)
+    assert v.verdict == MLE_DOMINATES and v.closest_T == "1" and v.delta == pytest.approx(0.2)
+    assert v.frontier_gap == v.delta
+
+
+def test_fed_lists_each_seeds_best_temperature(tmp_path):
+    for s in (0, 1, 2):
+        best = (0.9, 1.0, 1.1)[s]
+        write_run(tmp_path, "mle", s, lambda t, _s: {"fed": 0.3 + (t - 1.0) ** 2}, dataset="coco")
+        write_run(tmp_path, "gan", s, lambda t, _s, b=best: {"fed": 0.5 + (t - b) ** 2}, dataset="coco")
+    v = _verdict(tmp_path, "gan", "fed")
+    assert v.closest_T == "0.9, 1, 1.1" and v.mle_T == "1"
 
 
 def test_signatures_are_never_mixed(tmp_path):
