@@ -86,9 +86,10 @@ def verdict_blocks(table: pd.DataFrame) -> list[Block]:
             "'within noise': otherwise. A point more diverse than every MLE point, or less diverse than every "
             "MLE point and better than all of them, is outside MLE's range (the end is named) and never "
             "extrapolated: no MLE point beats it, so where MLE is better at every other point the verdict is "
-            "'outside MLE's range' until MLE's sweep is widened. Greedy points (T = 0) are not judged. The frontier gap is the mean Δ over the "
-            "compared points and ranks the GANs (smallest first). 'Closest point' is where the GAN comes "
-            "closest to MLE's frontier; every point is in verdict_points.csv. FED has no diversity partner: "
+            "'outside MLE's range' until MLE's sweep is widened. Greedy points (T = 0) are not judged. The "
+            "frontier gap is the mean Δ over the compared points and ranks the GANs (smallest first). "
+            "'Closest point' is where the GAN comes closest to MLE's frontier; every point is in "
+            "verdict_points.csv. FED has no diversity partner: "
             "each model is taken at its own best temperature (listed per seed).",
         ),
     ]
