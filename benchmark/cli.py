@@ -186,6 +186,12 @@ def _data_dir_option() -> Callable[[Any], Any]:
     return click.option("--data-dir", help=DATA_DIR_HELP)
 
 
+def _space_check_option() -> Callable[[Any], Any]:
+    return click.option(
+        "--no-space-check", is_flag=True, help="start even when the free space looks too small for the run's files"
+    )
+
+
 def build_cli() -> click.Group:
     settings = {"help_option_names": ["-h", "--help"], "allow_extra_args": True}
 
@@ -247,6 +253,7 @@ def build_cli() -> click.Group:
         metavar="SECONDS",
         help="checkpoint cadence during training (default: 180; also at every epoch end)",
     )
+    @_space_check_option()
     @click.option(
         "--set",
         "overrides",
@@ -281,6 +288,7 @@ def build_cli() -> click.Group:
     @click.option("--workers", type=_Int(), default=2, help="dask: LocalCluster worker processes (default: 2)")
     @click.option("--threads-per-worker", type=_Int(), default=1, help="dask: torch threads per worker (default: 1)")
     @click.option("--scheduler", help="dask: address of a running scheduler, e.g. tcp://host:8786")
+    @_space_check_option()
     def bench(**params: Any) -> _Job:
         return _job("bench")(**params)
 
@@ -359,7 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt as e:
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
-        hint = "; continue with the same command and --resume" if job.command in ("run", "bench") else ""
+        # a bench reuses finished cells and resumes interrupted ones by itself; a run needs --resume
+        hints = {"run": "; continue with the same command and --resume", "bench": "; continue with the same command"}
+        hint = hints.get(job.command, "")
         print(f"langgan-bench: interrupted by {signal.Signals(signum).name}{hint}", file=sys.stderr)
         return 128 + signum
     finally:
@@ -446,6 +456,7 @@ def cmd_run(args: SimpleNamespace) -> int:
         data_dir=args.data_dir,
         checkpoint_every_s=args.checkpoint_every,
         overrides=tuple(args.overrides),
+        space_check=not args.no_space_check,
     )
     outcome = run(cfg)
     print(f"run {outcome.run_id}: {outcome.status}")
@@ -498,6 +509,7 @@ def cmd_bench(args: SimpleNamespace) -> int:
         out=args.out,
         resume=not args.fresh,
         data_dir=args.data_dir,
+        space_check=not args.no_space_check,
     )
     _check_names(names(args.models), names(args.datasets), args.profile)
     executor = Executor(args.executor, args.workers, args.threads_per_worker, args.scheduler)

@@ -32,6 +32,7 @@ class RunConfig:
     data_dir: str | None = None
     checkpoint_every_s: float = 180.0  # does not change any number
     overrides: tuple[str, ...] = ()  # "training.lr=0.001" applied to the model's profile config
+    space_check: bool = True  # refuse to start when the results or cache folder cannot take the run's files
 
 
 #: Seeds go to torch.manual_seed and into derived 63-bit seeds: 0 .. 2**63 - 1.

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langgan_bench.config import RunConfig
-from langgan_bench.errors import UserError
+from langgan_bench.errors import MachineFault, UserError
+from langgan_bench.results import atomic_write_text, writing
 
 Log = Callable[[str], None]
 Status = Literal["complete", "diverged", "failed"]
@@ -102,17 +103,28 @@ def run_cell(cfg: RunConfig, threads: int | None = None, attempts: str | None = 
         from langgan_bench.memory import tune_malloc
 
         tune_malloc(respect_user=False)  # the nanny's MALLOC_TRIM_THRESHOLD_ made every batch mmap (2x slower)
+        _no_process_locks()
     _pin_gpu(cfg.device)
     if attempts is not None:
         marker = Path(attempts) / f"{cfg.dataset}-{cfg.model}-s{cfg.seed}"
         if marker.exists():
             cfg = replace(cfg, resume=True)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        try:
+            with writing(marker):
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+        except MachineFault as e:
+            return CellOutcome(cfg.dataset, cfg.model, cfg.seed, "failed", 0.0, error=str(e))
     start = time.monotonic()
     try:
-        outcome = run(cfg, _log_for(cfg))
-    except UserError as e:
+        try:
+            outcome = run(cfg, _log_for(cfg))
+        except MachineFault as e:
+            if not e.transient:
+                raise
+            _log_for(cfg)(f"{e}; retrying once from its checkpoint")
+            outcome = run(replace(cfg, resume=True), _log_for(cfg))
+    except UserError as e:  # a MachineFault too: the cell is recorded as failed with its reason
         return CellOutcome(cfg.dataset, cfg.model, cfg.seed, "failed", time.monotonic() - start, error=str(e))
     except Exception as e:  # a bug in one cell must not stop the grid; the reason goes into the report
         where = traceback.extract_tb(e.__traceback__)[-1]
@@ -130,6 +142,17 @@ def _on_dask_worker() -> bool:
     except (ImportError, ValueError):
         return False
     return True
+
+
+def _no_process_locks() -> None:
+    """tqdm's default lock is a multiprocessing semaphore; a worker killed on Ctrl-C / SIGTERM never releases
+    it, and the resource tracker warns of it at exit. A worker draws no bars to share a terminal with, so a
+    thread lock does."""
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
 
 def _pin_gpu(device: str) -> None:
@@ -201,6 +224,8 @@ def _dask_client(workers: int, threads: int, scheduler: str | None, gpu: bool) -
             processes=True,
             host="127.0.0.1",  # loopback only
             dashboard_address=None,
+            # the scheduler's HTTP server (health, metrics) on a free loopback port: 8787 may be another bench's
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             resources=resources,
             silence_logs=40,
         )
@@ -223,8 +248,8 @@ def run_dask(
     gpu = resolve_device(cells[0].device).type == "cuda"
     resources = {"GPU": 1} if gpu else None
     out = Path(cells[0].out)
-    out.mkdir(parents=True, exist_ok=True)
-    attempts = tempfile.mkdtemp(prefix="attempts-", dir=_grid_dir(out))
+    with writing(out / GRID_DIR):
+        attempts = tempfile.mkdtemp(prefix="attempts-", dir=_grid_dir(out))
     with _quiet_when_stopped() as quiet, _dask_client(workers, threads, scheduler, gpu) as client:
         from distributed import as_completed
 
@@ -331,7 +356,6 @@ def _grid_dir(out: Path) -> Path:
 
 def record_failures(out: Path, failed: list[CellOutcome]) -> None:
     """Keep the last bench's failed cells for the report (a header only when none failed)."""
-    from langgan_bench.results import atomic_write_text
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=[f.name for f in fields(CellOutcome)], lineterminator="\n")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from langgan_bench.results import writing
 from langgan_bench.sweep import ORACLE_MODEL
 from langgan_bench.verdicts import BASELINE, PAIRS, frontier_curve
 
@@ -134,8 +135,9 @@ def draw(points: pd.DataFrame, spec: PlotSpec, title: str, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
     try:
-        fig.savefig(tmp, dpi=110)
-        tmp.replace(path)
+        with writing(path):
+            fig.savefig(tmp, dpi=110)
+            tmp.replace(path)
     finally:
         plt.close(fig)
         tmp.unlink(missing_ok=True)

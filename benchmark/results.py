@@ -7,6 +7,7 @@ read only these rows.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -14,11 +15,12 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langgan_bench.errors import UserError
+from langgan_bench.errors import MachineFault, UserError, is_fault
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,28 +73,63 @@ def ensure_writable(folder: Path, role: str = "results folder") -> Path:
     return folder
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def atomic_write_bytes(path: Path, data: bytes, *, create_parent: bool = True, previous: Path | None = None) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one.
+
+    ``previous``: the file ``path`` held is kept there (only once the new one is written whole, so a failed
+    write leaves the old file in place). ``create_parent=False``: a missing folder is a fault, not recreated
+    (a run's folder removed under it). The operating system's refusals (see ``errors.FAULT_ERRNOS``) raise
+    ``MachineFault`` naming ``path``, with no temporary file left behind.
+    """
+    tmp = None
     try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        if create_parent:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, FILE_MODE)
+            view = memoryview(data)
+            while view:  # os.write may write less than asked
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if previous is not None and path.exists():
+            os.replace(path, previous)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if is_fault(e):
+            raise MachineFault.of(path, e) from None  # type: ignore[arg-type]
         raise
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn the operating system's refusals inside the block (see ``errors.FAULT_ERRNOS``) into a
+    ``MachineFault`` naming ``path``: for writes other than the atomic ones (folders, markers, figures)."""
+    try:
+        yield
+    except OSError as e:
+        if is_fault(e):
+            raise MachineFault.of(path, e) from None
+        raise
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+def remove_file(path: Path) -> None:
+    """Remove ``path`` if it exists; a refusal of the operating system is a ``MachineFault``."""
+    with writing(path):
+        path.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str, **write: Any) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), **write)
+
+
+def atomic_write_json(path: Path, obj: Any, **write: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n", **write)
 
 
 def rows_to_csv(rows: list[ResultRow]) -> str:
@@ -104,8 +141,8 @@ def rows_to_csv(rows: list[ResultRow]) -> str:
     return buf.getvalue()
 
 
-def write_rows(path: Path, rows: list[ResultRow]) -> None:
-    atomic_write_text(path, rows_to_csv(rows))
+def write_rows(path: Path, rows: list[ResultRow], **write: Any) -> None:
+    atomic_write_text(path, rows_to_csv(rows), **write)
 
 
 #: A name that may become part of a file name (dataset, profile, run id): no separators, no "..".

@@ -39,7 +39,7 @@ from langgan_bench.config import (
 from langgan_bench.datasets import DATASETS, load_dataset
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.datasets.files import cache_dir
-from langgan_bench.errors import UserError
+from langgan_bench.errors import MachineFault, UserError, is_fault
 from langgan_bench.metrics import METRICS, MetricValue
 from langgan_bench.models import Diverged, Model, TrainContext, TrainSummary, model_source, resolve_model
 from langgan_bench.models.pretrained import PretrainedStore
@@ -48,12 +48,15 @@ from langgan_bench.results import (
     ROWS_FILE,
     RUNS_DIR,
     ResultRow,
+    atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
     ensure_writable,
     read_rows_file,
+    remove_file,
     write_rows,
 )
+from langgan_bench.space import check_space, estimate
 from langgan_bench.storage import Damaged, load_torch, save_torch
 from langgan_bench.sweep import ORACLE_MODEL, SweepGenerator, evaluate, oracle_reference, sample_seed
 
@@ -175,6 +178,8 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
     resolved = ResolvedRun(
         cfg, run_id, Path(cfg.out) / RUNS_DIR / run_id, profile, model_cls, model_config, dataset, device, temperatures
     )
+    if cfg.space_check:
+        check_space(estimate(model, dataset, profile, temperatures), Path(cfg.out), cache_dir())
     made = make_folders(resolved.run_dir)
     try:
         with run_lock(resolved.run_dir) as fresh:
@@ -269,6 +274,7 @@ def _run_locked(r: ResolvedRun, model: Model, fresh: bool, log: Callable[[str], 
         "sweep": run_dir / "sweep.json",
         "rows": run_dir / ROWS_FILE,
         "samples": run_dir / "samples",
+        "reserve": run_dir / ".reserve",
     }
     ctx = TrainContext(
         device=device,
@@ -318,17 +324,55 @@ def _run_locked(r: ResolvedRun, model: Model, fresh: bool, log: Callable[[str], 
         "started": _now(),
     }
     try:
-        atomic_write_json(paths["config"], record)
-        return _train_and_sweep(r, model, ctx, paths, record, done, log)
+        atomic_write_json(paths["config"], record, create_parent=False)
+        # room for the record of a failure: a full disk frees it first, so the run never stays "running"
+        atomic_write_bytes(paths["reserve"], bytes(RESERVE_BYTES), create_parent=False)
+        paths["samples"].mkdir(exist_ok=True)
+        outcome = _train_and_sweep(r, model, ctx, paths, record, done, log)
+        remove_file(paths["reserve"])
+        return outcome
     except BaseException as e:
-        interrupted = isinstance(e, KeyboardInterrupt)
-        if fresh and not interrupted and not any(paths[k].is_file() for k in ("checkpoint", "previous")):
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth resuming: leave nothing behind
-        elif run_dir.is_dir():
-            error = f"{type(e).__name__}: {e}".splitlines()[0] if not interrupted else "interrupted"
-            record.update(status="interrupted" if interrupted else "failed", error=error, finished=_now())
-            atomic_write_json(paths["config"], record)  # never a stale "running"; --resume continues
+        _record_failure(r, paths, record, fresh, e)
+        if isinstance(e, MachineFault):
+            raise e.with_hint(_fault_hint(r, paths)) from None
+        if is_fault(e):  # a refusal outside the atomic writes (a folder, a lock file): the same one line
+            fault = MachineFault.of(getattr(e, "filename", None) or run_dir, e)  # type: ignore[arg-type]
+            raise fault.with_hint(_fault_hint(r, paths)) from None
         raise
+
+
+#: Bytes kept free inside a run's folder while it runs (see ``_record_failure``).
+RESERVE_BYTES = 64 * 1024
+
+
+def _record_failure(
+    r: ResolvedRun, paths: dict[str, Path], record: dict[str, Any], fresh: bool, e: BaseException
+) -> None:
+    """After a failure: remove a fresh run that left nothing worth resuming, else record why it stopped
+    (never a stale "running"; --resume continues from the last checkpoint). A record that cannot be written
+    (the file system refuses that too) is left as it is: the caller's one line says why."""
+    interrupted = isinstance(e, KeyboardInterrupt)
+    if fresh and not interrupted and not any(paths[k].is_file() for k in ("checkpoint", "previous")):
+        shutil.rmtree(r.run_dir, ignore_errors=True)  # nothing worth resuming: leave nothing behind
+        return
+    if not r.run_dir.is_dir():
+        return
+    with suppress(OSError):
+        paths["reserve"].unlink(missing_ok=True)
+    error = "interrupted" if interrupted else f"{type(e).__name__}: {e}".splitlines()[0]
+    record.update(status="interrupted" if interrupted else "failed", error=error, finished=_now())
+    with suppress(MachineFault):
+        atomic_write_json(paths["config"], record, create_parent=False)
+
+
+def _fault_hint(r: ResolvedRun, paths: dict[str, Path]) -> str:
+    """What a user can do after a machine fault, from what the run left behind."""
+    if not r.run_dir.is_dir():
+        return f"nothing of run {r.run_id} is left; once the cause is gone, run the same command again"
+    record = _read_json(paths["config"])
+    status = record.get("status") if isinstance(record, dict) else None
+    said = f"run {r.run_id} is recorded as {status}" if status != "running" else f"run {r.run_id} stopped"
+    return f"{said}; once the cause is gone, continue with the same command and --resume"
 
 
 def _fit(model: Model, dataset: Dataset, ctx: TrainContext) -> TrainSummary:
@@ -384,11 +428,11 @@ def _train_and_sweep(
     except Diverged as e:
         log(f"{cfg.model} {e}; recording the run as diverged")
         record.update(status="diverged", diverged={"step": e.step, "reason": e.reason}, finished=_now())
-        atomic_write_json(paths["config"], record)
+        atomic_write_json(paths["config"], record, create_parent=False)
         rows = [
             row(label, float("nan"), MetricValue("diverged_at_step", float(e.step), f"diverged|reason:{e.reason}", 0))
         ]
-        write_rows(paths["rows"], rows)
+        write_rows(paths["rows"], rows, create_parent=False)
         return RunOutcome(run_id, run_dir, "diverged", rows, [paths["config"], paths["rows"]])
     gen = model.generator
     save_torch(
@@ -399,6 +443,7 @@ def _train_and_sweep(
             "state_dict": gen.state_dict(),
         },
         paths["generator"],
+        create_parent=False,
     )
     record["training"] = dataclasses.asdict(summary)
 
@@ -411,15 +456,15 @@ def _train_and_sweep(
         if key not in done or not sample_file.is_file():
             log(f"sweep T={t:g}: sampling {profile.eval_samples} sequences and scoring")
             texts, values = evaluate(gen, dataset, profile, t, cfg.seed, metrics, device.type)
-            atomic_write_text(sample_file, "".join(s + "\n" for s in texts))
+            atomic_write_text(sample_file, "".join(s + "\n" for s in texts), create_parent=False)
             done[key] = [asdict(v) for v in values]
-            atomic_write_json(paths["sweep"], done)
+            atomic_write_json(paths["sweep"], done, create_parent=False)
         rows += [row(label, t, MetricValue(**v)) for v in done[key]]
         sample_files.append(sample_file)
     rows += [row(ORACLE_MODEL, 1.0, v) for v in oracle_reference(dataset, profile, metrics)]
 
-    write_rows(paths["rows"], rows)
+    write_rows(paths["rows"], rows, create_parent=False)
     record.update(status="complete", finished=_now())
-    atomic_write_json(paths["config"], record)
+    atomic_write_json(paths["config"], record, create_parent=False)
     files = [paths["config"], paths["rows"], paths["generator"], paths["checkpoint"], *sample_files]
     return RunOutcome(run_id, run_dir, "complete", rows, files)

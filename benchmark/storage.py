@@ -37,11 +37,11 @@ def _short(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0][:160]}" if text else type(e).__name__
 
 
-def save_torch(obj: Any, path: Path) -> None:
-    """``torch.save`` into ``path`` atomically (readers never see half a file)."""
+def save_torch(obj: Any, path: Path, **write: Any) -> None:
+    """``torch.save`` into ``path`` atomically (readers never see half a file; ``write``: see atomic_write_bytes)."""
     buf = io.BytesIO()
     torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue(), **write)
 
 
 def load_torch(path: Path, map_location: str | torch.device = "cpu") -> Any:

@@ -24,6 +24,7 @@ from langgan_bench.datasets.base import Dataset
 from langgan_bench.errors import UserError
 from langgan_bench.models.generator import Generator, LSTMGenerator
 from langgan_bench.registry import Registry
+from langgan_bench.results import remove_file
 from langgan_bench.storage import Damaged, load_torch, save_torch
 
 if TYPE_CHECKING:
@@ -127,9 +128,10 @@ class TrainContext:
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             },
         )
-        if self.checkpoint_path.is_file():
-            os.replace(self.checkpoint_path, self.previous_path)
-        save_torch(full, self.checkpoint_path)
+        # the one before the last goes first, so a save needs room for two checkpoints, not three; the last
+        # becomes the previous only once the new one is written whole (a full disk leaves it in place)
+        remove_file(self.previous_path)
+        save_torch(full, self.checkpoint_path, create_parent=False, previous=self.previous_path)
         self._last_save = time.monotonic()
         self.loading_from = None
 

@@ -4,6 +4,7 @@ from its checkpoint, a failing cell recorded while the others complete."""
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -66,8 +67,8 @@ def test_dask_options_need_the_dask_executor(tmp_path):
     assert not os.listdir(tmp_path)
 
 
-def test_ctrl_c_stops_the_grid_and_leaves_it_resumable(local_grid, tmp_path):
-    import signal
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_the_grid_and_leaves_it_resumable(signum, local_grid, tmp_path):
     import subprocess
     import sys
     import time
@@ -80,9 +81,14 @@ def test_ctrl_c_stops_the_grid_and_leaves_it_resumable(local_grid, tmp_path):
     deadline = time.monotonic() + 120
     while not list(out.glob("runs/*/checkpoint.pt")) and time.monotonic() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)  # to the bench process alone: it must stop its workers itself
+    proc.send_signal(signum)  # to the bench process alone: it must stop its workers itself
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert proc.returncode == 128 + signum and "Traceback" not in err
+    # the bench resumes by itself: the line gives the same command, and no worker's semaphore is left behind
+    assert err.strip().splitlines()[-1] == (
+        f"langgan-bench: interrupted by {signal.Signals(signum).name}; continue with the same command"
+    )
+    assert "leaked" not in err and "Port 8787" not in err
     again = cli(*GRID, *DASK, "--seeds", "0,1", "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert values(out) == values(local_grid)
