@@ -9,16 +9,20 @@ callers turn into a rebuild (caches) or a one-line refusal (run state).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
+import os
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
-from langgan_bench.results import atomic_write_bytes
+from langgan_bench.errors import MachineFault
+from langgan_bench.results import FILE_MODE, atomic_write_bytes, writing
 
 T = TypeVar("T")
 
@@ -70,6 +74,42 @@ def load_npz(path: Path, keys: Iterable[str]) -> dict[str, np.ndarray]:
             return {k: np.asarray(z[k]) for k in keys}
     except Exception as e:  # BadZipFile, EOFError, zlib.error, KeyError, ValueError (pickled objects), OSError
         raise Damaged(path, _short(e)) from None
+
+
+def cache_write(save: Callable[[], None], path: Path, log: Callable[[str], None]) -> bool:
+    """``save()`` a cache entry; a machine fault (full disk, read-only cache...) is one warning, not a failure:
+    the value is used from memory and built again next time. True when the entry was written."""
+    try:
+        save()
+    except MachineFault as e:
+        log(f"langgan-bench: warning: {e}; going on without caching it")
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def cache_lock(path: Path, log: Callable[[str], None], waiting: str = "") -> Iterator[None]:
+    """An exclusive lock on ``path`` (one process builds a shared entry, the others wait for it, saying
+    ``waiting`` when given); where the lock file cannot be made (a read-only or full cache), one warning and
+    the block runs unlocked."""
+    try:
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except MachineFault as e:
+        log(f"langgan-bench: warning: {e}; going on without the cache's lock")
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                log(waiting)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def cached(path: Path, load: Callable[[Path], T], build: Callable[[], T], log: Callable[[str], None]) -> T:

@@ -6,7 +6,6 @@ not depend on which other temperatures were swept or in what order (a resumed sw
 
 from __future__ import annotations
 
-import fcntl
 import json
 import sys
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from langgan_bench.models.base import derive_seed
 from langgan_bench.models.generator import Generator
 from langgan_bench.profiles import SWEEP_ONLY, Profile
 from langgan_bench.results import atomic_write_json
-from langgan_bench.storage import Damaged, cached
+from langgan_bench.storage import Damaged, cache_lock, cache_write, cached
 
 #: Model name of the reference rows a synthetic dataset adds: the oracle scored like a model at T = 1.
 ORACLE_MODEL = "oracle"
@@ -91,19 +90,18 @@ def oracle_reference(dataset: Dataset, profile: Profile, metrics: list[MetricSpe
     if dataset.oracle is None:
         return []
     path = oracle_reference_path(dataset, profile, metrics)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
 
     def build() -> list[MetricValue]:
         seed = derive_seed("oracle-reference")
         samples = dataset.oracle.sample(profile.eval_samples, 1.0, seed)
         inputs = EvalInputs.from_model(dataset, profile, dataset.oracle, 1.0, samples, seed, "cpu")
         values = score(inputs, metrics)
-        atomic_write_json(path, [asdict(v) for v in values])
+        cache_write(lambda: atomic_write_json(path, [asdict(v) for v in values]), path, log)
         return values
 
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return cached(path, _load_values, build, lambda msg: print(msg, file=sys.stderr, flush=True))
+    with cache_lock(path.with_suffix(".lock"), log):
+        return cached(path, _load_values, build, log)
 
 
 def oracle_reference_path(dataset: Dataset, profile: Profile, metrics: list[MetricSpec]) -> Path:

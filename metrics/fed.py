@@ -33,7 +33,7 @@ from langgan_bench.errors import UserError
 from langgan_bench.metrics.base import EvalInputs, MetricValue, register_metric, signature
 from langgan_bench.models.linear import use_onednn
 from langgan_bench.results import atomic_write_bytes
-from langgan_bench.storage import Damaged, cached, load_npz
+from langgan_bench.storage import Damaged, cache_write, cached, load_npz
 
 ENCODER = "all-MiniLM-L6-v2"
 EPS = 1e-6
@@ -113,7 +113,7 @@ def _reference_stats(dataset_ident: str, n: int, sentences: tuple[str, ...], dev
         mu, sigma = gaussian_stats(embed(list(sentences), device))
         buf = io.BytesIO()
         np.savez(buf, mu=mu, sigma=sigma)
-        atomic_write_bytes(path, buf.getvalue())
+        cache_write(lambda: atomic_write_bytes(path, buf.getvalue()), path, _warn)
         return mu, sigma
 
     # a damaged cached entry (truncated, corrupted, pickled objects) is recomputed with a one-line warning

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -29,7 +28,7 @@ from langgan_bench.metrics.base import EvalInputs, MetricValue, register_metric,
 from langgan_bench.models.base import TrainContext, derive_seed, make_generator
 from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
 from langgan_bench.models.mle import MLEConfig, MLETraining, train_mle
-from langgan_bench.storage import Damaged, cached, load_torch, save_torch
+from langgan_bench.storage import Damaged, cache_lock, cache_write, cached, load_torch, save_torch
 
 #: The judge LM per profile; "paper" is the LM of "Language GANs Falling Short" (trained_models/news/
 #: word/best_mle: 2 x 512 LSTM, variational dropout 0.5, batch 128, Adam 1e-3, clip 10, 100 epochs).
@@ -63,9 +62,7 @@ def judge_lm(dataset: Dataset, profile: str, device: str = "cpu", log: Log | Non
         return _JUDGES[key]
     cfg = JUDGES[profile]
     path = cache_dir() / "judges" / (key.replace(":", "_").replace("@", "-") + ".pt")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two runs needing the same judge train it once
+    with cache_lock(path.with_suffix(".lock"), log or _stderr):  # two runs needing the same judge train it once
 
         def load(p: Path) -> LSTMGenerator:
             gen = make_generator(dataset, cfg.generator, torch.device(device))
@@ -79,7 +76,7 @@ def judge_lm(dataset: Dataset, profile: str, device: str = "cpu", log: Log | Non
         def build() -> LSTMGenerator:
             (log or _stderr)(f"training the judge LM for {dataset.name} ({profile}); cached at {path}")
             gen = _fresh_lm(dataset, dataset, cfg, derive_seed("judge", key), device, log)
-            save_torch(gen.state_dict(), path)
+            cache_write(lambda: save_torch(gen.state_dict(), path), path, log or _stderr)
             return gen
 
         # a damaged cached judge (truncated, corrupted, crafted) is retrained with a one-line warning

@@ -13,7 +13,6 @@ Each run records the key and whether it trained or reused (``training.pretrained
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ from langgan_bench.datasets.base import Dataset
 from langgan_bench.models.base import FUSED_ADAM_DEVICES
 from langgan_bench.models.generator import LSTMGenerator
 from langgan_bench.models.mle import MLETraining
-from langgan_bench.storage import Damaged, load_torch, save_torch
+from langgan_bench.storage import Damaged, cache_lock, cache_write, load_torch, save_torch
 
 FORMAT = 3  # bumped when what a key covers or an entry holds changes (3: the optimiser's kernel)
 
@@ -77,17 +76,9 @@ class PretrainedStore:
     def claim(self, key: str) -> Iterator[dict[str, Any] | None]:
         """Under an exclusive lock on ``key``: the stored entry, or None (the caller trains and ``put``s it
         before leaving the block; another process asking for the same key waits until then)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / f"{key}.lock", "a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                self.log(f"pre-training {key}: another process is training it; waiting to reuse its weights")
-                fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield self.get(key)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        waiting = f"pre-training {key}: another process is training it; waiting to reuse its weights"
+        with cache_lock(self.folder / f"{key}.lock", self.log, waiting):
+            yield self.get(key)
 
     def get(self, key: str) -> dict[str, Any] | None:
         path = self._path(key)
@@ -104,5 +95,5 @@ class PretrainedStore:
             return None
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        save_torch(entry, self._path(key))
+        """Store an entry; a cache that refuses the write (full, read-only) costs a warning, not the run."""
+        cache_write(lambda: save_torch(entry, self._path(key)), self._path(key), self.log)

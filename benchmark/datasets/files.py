@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from langgan_bench.errors import UserError
+from langgan_bench.errors import MachineFault, UserError, is_fault
 
 #: Environment variables a user can set (documented in the README).
 ENV_DATA = "LANGGAN_DATA"  # a folder laid out like ../shared/data, for machines without network
@@ -140,7 +140,9 @@ def fetch(remote: RemoteFile) -> Path:
         )
     except ValueError as e:
         raise UserError(f"download of {remote.name} from {url} failed verification: {_one_line(e)}") from None
-    except (requests.exceptions.RequestException, OSError) as e:
+    except OSError as e:  # requests' errors are OSErrors too
+        if is_fault(e) and not isinstance(e, requests.exceptions.RequestException):  # the cache refused it
+            raise MachineFault(target / remote.name, e.errno, "nothing of the download was kept") from None
         raise UserError(
             f"could not download {remote.name} from {url}: {_one_line(e)} (offline? put the file in "
             f"--data-dir or ${ENV_DATA} as {remote.folder}/{remote.name})"

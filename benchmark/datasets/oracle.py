@@ -25,7 +25,7 @@ from langgan_bench.datasets.files import RemoteFile, cache_dir, locate
 from langgan_bench.models.softmax_nll import target_log_probs
 from langgan_bench.models.temperature import pick, scoring_temperature
 from langgan_bench.results import atomic_write_bytes
-from langgan_bench.storage import Damaged, cached, load_npz
+from langgan_bench.storage import Damaged, cache_write, cached, load_npz
 
 VOCAB_SIZE = 5000
 EMB_DIM = 32
@@ -220,7 +220,7 @@ def build_synthetic(name: str, description: str, params: dict[str, np.ndarray]) 
 
     def build() -> dict[str, np.ndarray]:
         drawn = _draw_disjoint(oracle, DATA_SEED)
-        _atomic_savez(cache, drawn)
+        cache_write(lambda: _atomic_savez(cache, drawn), cache, _warn)
         return drawn
 
     # a damaged cache entry (truncated, corrupted, not our arrays) is regenerated with a one-line warning

@@ -1,0 +1,152 @@
+"""n-gram statistics of a sample set: distinct-n, unique-n, n-gram entropy, and MS-Jaccard against the test split.
+
+- **distinct-n** (Li et al., 2016): distinct n-grams / all n-grams over the sample set (higher = more diverse);
+- **unique-n**: the number of distinct n-grams (its numerator, which grows with the sample size);
+- **entropy-n** (Zhang et al., 2018): the entropy, in nats, of the sample set's n-gram frequency distribution;
+- **ms_jaccard-n** (Alihosseini et al., 2019): for each order k, the samples' and the references' n-gram
+  counts, each divided by its number of sentences, give J_k = Σ min / Σ max over all k-grams (a multiset
+  Jaccard index); MS-Jaccard-n is the geometric mean of J_1 .. J_n (higher = closer to the data in both
+  quality and diversity).
+
+Every n-gram stays inside one sentence. These are pure functions of token lists, on the dataset's own tokens.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from langgan_bench.metrics.base import EvalInputs, MetricValue, register_metric, signature
+
+Sentences = Sequence[Sequence[str]]
+ORDERS = (1, 2, 3, 4)
+MS_JACCARD_ORDERS = (2, 3, 4, 5)
+
+
+def ngram_counts(sentences: Sentences, n: int) -> Counter[tuple[str, ...]]:
+    """Every n-gram of every sentence, counted (a sentence shorter than n has none)."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    for s in sentences:
+        counts.update(tuple(s[i : i + n]) for i in range(len(s) - n + 1))
+    return counts
+
+
+def distinct_n(sentences: Sentences, n: int) -> float:
+    """Distinct n-grams over all n-grams (0 when there is none)."""
+    counts = ngram_counts(sentences, n)
+    total = sum(counts.values())
+    return len(counts) / total if total else 0.0
+
+
+def unique_n(sentences: Sentences, n: int) -> int:
+    """The number of distinct n-grams."""
+    return len(ngram_counts(sentences, n))
+
+
+def ngram_entropy(sentences: Sentences, n: int) -> float:
+    """-Σ p log p over the n-gram frequency distribution, in nats (0 when there is no n-gram)."""
+    counts = ngram_counts(sentences, n)
+    total = sum(counts.values())
+    return -sum(c / total * math.log(c / total) for c in counts.values()) if total else 0.0
+
+
+def _jaccard(a: Counter, b: Counter, n_a: int, n_b: int) -> float:
+    """Multiset Jaccard index of two count tables, each normalised by its number of sentences (1 for two
+    empty tables: they are the same multiset)."""
+    low = high = 0.0
+    for g in a.keys() | b.keys():
+        x, y = a.get(g, 0) / n_a, b.get(g, 0) / n_b
+        low += min(x, y)
+        high += max(x, y)
+    return low / high if high else 1.0
+
+
+def ms_jaccard(
+    samples: Sentences, references: Sentences, orders: Iterable[int] = MS_JACCARD_ORDERS
+) -> dict[int, float]:
+    """MS-Jaccard-n for each n in ``orders``: the geometric mean of the multiset Jaccard indices J_1 .. J_n."""
+    orders = sorted(orders)
+    refs = [ngram_counts(references, k) for k in range(1, orders[-1] + 1)]
+    return ms_jaccard_from_counts(samples, refs, len(references), orders)
+
+
+def ms_jaccard_from_counts(
+    samples: Sentences, reference_counts: Sequence[Counter], n_references: int, orders: Iterable[int]
+) -> dict[int, float]:
+    """``ms_jaccard`` with the references' k-gram counts (k = 1, 2, ...) computed once beforehand."""
+    orders = sorted(orders)
+    if not samples or not n_references:
+        return dict.fromkeys(orders, 0.0)
+    j = [
+        _jaccard(ngram_counts(samples, k), reference_counts[k - 1], len(samples), n_references)
+        for k in range(1, orders[-1] + 1)
+    ]
+    return {n: 0.0 if min(j[:n]) == 0 else math.exp(sum(math.log(x) for x in j[:n]) / n) for n in orders}
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_counts(ident: str, references: tuple[tuple[str, ...], ...], top: int) -> tuple[Counter, ...]:
+    """The test split's k-gram counts, once per dataset (the same for every model and temperature)."""
+    return tuple(ngram_counts(references, k) for k in range(1, top + 1))
+
+
+def _values(name: str, values: dict[int, float], n_samples: int, **settings: object) -> list[MetricValue]:
+    return [
+        MetricValue(f"{name}-{n}", float(v), signature(name, n=n, **settings), n_samples) for n, v in values.items()
+    ]
+
+
+@register_metric(
+    "distinct",
+    kind="diversity",
+    lower_is_better=False,
+    greedy=True,
+    description="distinct n-grams / all n-grams of the samples, n = 1..4 (Li et al. 2016)",
+)
+def _distinct(x: EvalInputs) -> list[MetricValue]:
+    values = {n: distinct_n(x.tokens, n) for n in ORDERS}
+    return _values("distinct", values, len(x.tokens), hyps=len(x.tokens), tok=x.dataset.tokenizer)
+
+
+@register_metric(
+    "unique",
+    kind="diversity",
+    lower_is_better=False,
+    greedy=True,
+    description="the number of distinct n-grams of the samples, n = 1..4 (grows with the sample size)",
+)
+def _unique(x: EvalInputs) -> list[MetricValue]:
+    values = {n: float(unique_n(x.tokens, n)) for n in ORDERS}
+    return _values("unique", values, len(x.tokens), hyps=len(x.tokens), tok=x.dataset.tokenizer)
+
+
+@register_metric(
+    "entropy",
+    kind="diversity",
+    lower_is_better=False,
+    greedy=True,
+    description="entropy (nats) of the samples' n-gram distribution, n = 1..4 (Zhang et al. 2018)",
+)
+def _entropy(x: EvalInputs) -> list[MetricValue]:
+    values = {n: ngram_entropy(x.tokens, n) for n in ORDERS}
+    return _values("entropy", values, len(x.tokens), hyps=len(x.tokens), tok=x.dataset.tokenizer, unit="nats")
+
+
+@register_metric(
+    "ms_jaccard",
+    kind="quality",
+    lower_is_better=False,
+    greedy=True,
+    description="geometric mean of multiset n-gram Jaccard indices against the test split, n = 2..5 "
+    "(Alihosseini et al. 2019)",
+)
+def _ms_jaccard(x: EvalInputs) -> list[MetricValue]:
+    refs = x.dataset.reference_tokens()
+    counts = _reference_counts(x.dataset.ident, tuple(map(tuple, refs)), max(MS_JACCARD_ORDERS))
+    values = ms_jaccard_from_counts(x.tokens, counts, len(refs), MS_JACCARD_ORDERS)
+    return _values(
+        "ms_jaccard", values, len(x.tokens), hyps=len(x.tokens), refs=f"{x.dataset.ident}:test:{len(refs)}",
+        norm="per-sentence", tok=x.dataset.tokenizer,
+    )  # fmt: skip

@@ -1,0 +1,54 @@
+"""distinct-n, unique-n, n-gram entropy and MS-Jaccard against hand-computed cases and analytic ones."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from langgan_bench.metrics.ngrams import distinct_n, ms_jaccard, ngram_counts, ngram_entropy, unique_n
+
+S = [["a", "b", "a"], ["a", "b"]]
+R = [["a", "b"], ["c"]]
+
+
+def test_distinct_unique_and_entropy_by_hand():
+    # unigrams a b a | a b: 5 in all, 2 distinct, p(a) = 3/5; bigrams ab ba | ab; one trigram; no 4-gram
+    assert [distinct_n(S, n) for n in (1, 2, 3, 4)] == [2 / 5, 2 / 3, 1.0, 0.0]
+    assert [unique_n(S, n) for n in (1, 2, 3, 4)] == [2, 2, 1, 0]
+    h1 = -(3 / 5 * math.log(3 / 5) + 2 / 5 * math.log(2 / 5))
+    h2 = -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3))
+    assert ngram_entropy(S, 1) == pytest.approx(h1, abs=1e-15) and ngram_entropy(S, 2) == pytest.approx(h2, abs=1e-15)
+    assert ngram_entropy(S, 3) == 0.0 and ngram_entropy(S, 4) == 0.0
+    assert ngram_counts(S, 2) == Counter({("a", "b"): 2, ("b", "a"): 1})  # never across two sentences
+
+
+def test_ms_jaccard_by_hand():
+    # k = 1: samples a 3/2, b 2/2; references a 1/2, b 1/2, c 1/2: Σmin = 1, Σmax = 3 -> J1 = 1/3
+    # k = 2: samples ab 2/2, ba 1/2; references ab 1/2: Σmin = 1/2, Σmax = 3/2 -> J2 = 1/3
+    # k = 3: the references have no trigram -> J3 = 0
+    got = ms_jaccard(S, R, orders=(1, 2, 3))
+    assert got[1] == pytest.approx(1 / 3) and got[2] == pytest.approx(1 / 3) and got[3] == 0.0
+
+
+def test_ms_jaccard_of_a_set_with_itself_is_one_and_counts_are_per_sentence():
+    assert ms_jaccard(S, S, orders=(2, 3, 4, 5)) == pytest.approx({2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0})
+    assert ms_jaccard(S, S * 3, orders=(2, 3)) == pytest.approx({2: 1.0, 3: 1.0})  # the same distribution
+    assert ms_jaccard([], R) == dict.fromkeys((2, 3, 4, 5), 0.0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.sampled_from("abcd"), min_size=0, max_size=6), min_size=1, max_size=8))
+def test_bounds_and_the_repeated_set(sentences):
+    for n in (1, 2, 3):
+        assert 0.0 <= distinct_n(sentences, n) <= 1.0
+        total = sum(ngram_counts(sentences, n).values())
+        # the entropy is at most log of the number of distinct n-grams; a repeated set has the same entropy
+        assert ngram_entropy(sentences, n) <= math.log(max(unique_n(sentences, n), 1)) + 1e-12
+        assert ngram_entropy(sentences * 2, n) == pytest.approx(ngram_entropy(sentences, n), abs=1e-12)
+        if total:
+            assert distinct_n(sentences * 2, n) == pytest.approx(distinct_n(sentences, n) / 2)
+    assert all(0.0 <= v <= 1.0 + 1e-12 for v in ms_jaccard(sentences, R).values())
