@@ -445,21 +445,23 @@ def cmd_list(args: SimpleNamespace) -> int:
 
 
 def cmd_data(args: SimpleNamespace) -> int:
-    from langgan_bench.datasets import load_dataset
+    from langgan_bench.datasets import dataset_info, load_dataset
 
-    ds = load_dataset(args.name, args.data_dir)
     if args.action == "fetch":
+        ds = load_dataset(args.name, args.data_dir)
         print(
             f"{ds.name}: ready ({len(ds.train)} train, {len(ds.valid)} valid, {len(ds.test)} test; "
             f"content hash {ds.short_hash})"
         )
         return 0
-    for key, value in ds.info().items():
+    info = dataset_info(args.name, args.data_dir)  # cached after the first time: no torch, nothing built
+    oracle = info.pop("oracle_nll", None)
+    for key, value in info.items():
         print(f"{key:<14} {value}")
-    if ds.oracle is not None:
+    if oracle is not None:
         print(
-            f"{'oracle NLL':<14} {ds.oracle.nll(ds.test):.4f} nats/token on the test split "
-            f"(the floor NLL_test can approach); {ds.oracle.nll(ds.train):.4f} on train"
+            f"{'oracle NLL':<14} {oracle['test']:.4f} nats/token on the test split "
+            f"(the floor NLL_test can approach); {oracle['train']:.4f} on train"
         )
     return 0
 

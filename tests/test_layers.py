@@ -15,8 +15,9 @@ from .conftest import REPO
 HEAVY = ("torch", "numpy", "pandas", "scipy", "matplotlib", "sentence_transformers")
 
 
-def _loaded_after(code: str) -> dict:
-    """Run ``code`` in a fresh interpreter; what it loaded of HEAVY and what it changed, as JSON."""
+def _loaded_after(code: str, printed: list[str] | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter; what it loaded of HEAVY and what it changed, as JSON (and what it
+    printed before, into ``printed``)."""
     probe = f"""
 import json, logging, os, sys
 before = dict(os.environ)
@@ -31,7 +32,10 @@ print(json.dumps({{
 """
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    lines = out.stdout.strip().splitlines()
+    if printed is not None:
+        printed[:] = lines[:-1]
+    return json.loads(lines[-1])
 
 
 @pytest.mark.parametrize(
@@ -43,6 +47,15 @@ print(json.dumps({{
 def test_the_command_line_answers_without_torch(argv):
     state = _loaded_after(f"from langgan_bench.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass")
     assert "torch" not in state["loaded"], state
+
+
+@pytest.mark.parametrize("name", ["coco", "oracle"])
+def test_data_info_is_cached_and_then_answers_without_torch(name, data_dir):
+    code = f"from langgan_bench.cli import main\nmain(['data', 'info', {name!r}, '--data-dir', {str(data_dir)!r}])"
+    built, cached = [], []
+    _loaded_after(code, built)  # built and cached (or found in the session's cache already)
+    state = _loaded_after(code, cached)
+    assert "torch" not in state["loaded"] and cached == built and any("content_hash" in x for x in cached)
 
 
 @pytest.mark.parametrize("module", ["langgan_bench.analysis.report", "langgan_bench.analysis.verdicts"])

@@ -25,7 +25,7 @@ from langgan_bench.core.files import atomic_write_bytes
 from langgan_bench.core.storage import load_npz
 from langgan_bench.datasets.base import Dataset, Vocab, hash_arrays
 from langgan_bench.datasets.files import locate
-from langgan_bench.datasets.sources import DATA_SEED, SEQGAN_FILES
+from langgan_bench.datasets.sources import DATA_SEED, GENERATION_VERSION, SEQGAN_FILES
 from langgan_bench.kernels.sampling import pick, scoring_temperature
 from langgan_bench.kernels.softmax_nll import target_log_probs
 
@@ -36,8 +36,6 @@ SEQ_LEN = 20
 START_TOKEN = 0
 #: Split sizes of both synthetic datasets.
 SPLIT_SIZES = {"train": 10_000, "valid": 5_000, "test": 10_000}
-#: Bump when the generation procedure changes (it is part of the cache key and the content hash).
-GENERATION_VERSION = "oracle-data-v1"
 
 PARAM_SHAPES: dict[str, tuple[int, ...]] = {
     "embedding": (VOCAB_SIZE, EMB_DIM),

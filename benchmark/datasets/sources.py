@@ -9,6 +9,10 @@ from langgan_bench.datasets.files import RemoteFile
 
 #: The seed of the synthetic data (and of the seeded oracle's parameters). Fixed: it defines the benchmark.
 DATA_SEED = 2017
+#: Bump when the synthetic data's generation changes (it is part of the cache key and the content hash).
+GENERATION_VERSION = "oracle-data-v1"
+#: A text benchmark's valid split is a seeded random subset of its training file.
+VALID_SEED = 2017
 
 _GFS_COMMIT = "e6be915b1aed7843d83f7d543bfb8de9f3d3461f"
 _GFS_URL = (

@@ -23,11 +23,10 @@ import torch
 from langgan_bench.core.errors import UserError
 from langgan_bench.datasets.base import Dataset, Vocab, hash_arrays
 from langgan_bench.datasets.files import locate
-from langgan_bench.datasets.sources import TextSource
+from langgan_bench.datasets.sources import VALID_SEED, TextSource
 
 SPECIALS = ("<pad>", "<eos>", "<unk>")
 PAD, EOS, UNK = 0, 1, 2
-VALID_SEED = 2017  # the valid split is a seeded random subset of the training file
 
 
 def _tok_13a() -> Callable[[str], list[str]]:
