@@ -11,12 +11,12 @@ STAMP := $(VENV)/.installed
 # Use the shared data folder beside the clone when there is one (machines without network, CI).
 export LANGGAN_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data))
 
-.PHONY: bench test lint perf report venv clean
+.PHONY: bench test lint imports perf report venv clean
 
 venv: $(STAMP)
 
-# pip byte-compiles file after file; compileall does it on every core at once (a fresh .venv on the 2-core
-# machine: 66 -> 54 s). A file that does not compile (a package's Python 2 example) is skipped, as pip skips it.
+# pip byte-compiles file after file; compileall does it on every core at once (a fresh .venv is made faster).
+# A file that does not compile (a package's Python 2 example) is skipped, as pip skips it.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile $(TORCH)
@@ -25,9 +25,8 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 # every model on oracle and coco (small profile), seeds 0,1,2, then the report; finished runs are reused
-# (--fresh to redo). Two single-threaded worker processes: on 2 cores the whole grid's cells took 3,283 s this
-# way, 3,755 s on one 2-thread Dask worker and 4,704 s in one 2-thread process (--executor local); commit
-# af41841, 2026-12-02 (README: "The grid beyond one process").
+# (--fresh to redo). Two single-threaded Dask workers: on 2 cores they finish the grid sooner than one 2-thread
+# worker or one 2-thread process (docs/performance.md, "The grid's executors").
 bench: $(STAMP)
 	$(BIN)/langgan-bench bench --profile small --out results --executor dask --workers 2 --threads-per-worker 1
 
@@ -38,13 +37,20 @@ perf: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,perf]'
 	$(BIN)/langgan-bench perf
 
-# one pytest-xdist worker per core, a module (and the runs it trains once for its tests) on one worker
-test: $(STAMP)
+# the import contracts first (seconds), then one pytest-xdist worker per core, a module (and the runs it trains
+# once for its tests) on one worker
+test: imports
 	$(BIN)/python -m pytest -q -n auto --dist loadscope
 
-lint: $(STAMP)
+lint: imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# the layers of README's "Layout" (pyproject.toml: [tool.importlinter]), read from the package laid out as it
+# installs (.ci/import_tree.py: its import names span three folders)
+imports: $(STAMP)
+	$(PY) .ci/import_tree.py build/imports
+	PYTHONPATH=build/imports $(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) build *.egg-info

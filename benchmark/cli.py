@@ -4,10 +4,16 @@ Click only parses: each subcommand's callback returns what to run, and ``main`` 
 SIGTERM (exit 130 / 143, the run left resumable) and UserError (one line, exit 2) are handled in one place,
 outside click's own KeyboardInterrupt handling. Parse errors are reworded the way argparse said them before.
 Shell completion is click's: ``eval "$(_LANGGAN_BENCH_COMPLETE=bash_source langgan-bench)"``.
+
+``main`` is the entry point, so the process-wide set-up happens here and not at import: glibc's allocator
+(``core/memory.py``), the log lines' format and level (``-q`` / ``-v``, ``core/log.py``). Nothing at the top
+of this module imports torch: ``--help``, ``list``, completion and argument errors answer before any
+command that needs it imports it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import signal
@@ -20,13 +26,17 @@ from typing import Any, NamedTuple
 
 import click
 
-from langgan_bench import __version__
-from langgan_bench.errors import Interrupted, UserError
-from langgan_bench.leaderboard import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_SEEDS
+from langgan_bench.core import log as logs
+from langgan_bench.core.errors import Interrupted, UserError
+from langgan_bench.core.memory import tune_malloc
+from langgan_bench.core.profiles import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_SEEDS
+from langgan_bench.core.version import __version__
 
 EXIT_USAGE = 2
 PROG = "langgan-bench"
 DATA_DIR_HELP = "a local folder laid out like shared/data (default: $LANGGAN_DATA)"
+LOG = logging.getLogger(__name__)
+PREFIX = f"{PROG}: "  # the CLI's own status lines (a failed cell, an interruption) carry no "error:"
 
 
 # --- parsing: click, with argparse's one-line messages ----------------------------------------------------------
@@ -163,7 +173,7 @@ def _complete_from(registry: str) -> Callable[[click.Context, click.Parameter, s
             elif registry == "datasets":
                 from langgan_bench.datasets import DATASETS as reg
             else:
-                from langgan_bench.profiles import PROFILES as reg
+                from langgan_bench.core.profiles import PROFILES as reg
             return [n for n in reg.names() if n.startswith(incomplete)]
         except Exception:  # completion never shows a traceback in the user's shell
             return []
@@ -172,14 +182,21 @@ def _complete_from(registry: str) -> Callable[[click.Context, click.Parameter, s
 
 
 class _Job(NamedTuple):
-    """What a subcommand's callback returns: the command to run and its arguments."""
+    """What a subcommand's callback returns: the command to run, its arguments, and how much it logs."""
 
     command: str
     args: SimpleNamespace
+    verbosity: int = logs.NORMAL
 
 
 def _job(command: str) -> Callable[..., _Job]:
-    return lambda **params: _Job(command, SimpleNamespace(**params))
+    def make(quiet: bool = False, verbose: int = 0, **params: Any) -> _Job:
+        # -q / -v given before the subcommand (the group's) or after it (its own) count alike
+        outer = click.get_current_context().find_root().params
+        quiet, verbose = quiet or outer.get("quiet", False), verbose + outer.get("verbose", 0)
+        return _Job(command, SimpleNamespace(**params), logs.QUIET if quiet else min(verbose, logs.VERBOSE))
+
+    return make
 
 
 def _data_dir_option() -> Callable[[Any], Any]:
@@ -190,6 +207,12 @@ def _space_check_option() -> Callable[[Any], Any]:
     return click.option(
         "--no-space-check", is_flag=True, help="start even when the free space looks too small for the run's files"
     )
+
+
+def _verbosity_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``-q/--quiet`` (warnings and errors only) and ``-v/--verbose`` (debugging detail too)."""
+    f = click.option("-v", "--verbose", count=True, help="more log lines: debugging detail")(f)
+    return click.option("-q", "--quiet", is_flag=True, help="fewer log lines: warnings and errors only")(f)
 
 
 def build_cli() -> click.Group:
@@ -203,8 +226,9 @@ def build_cli() -> click.Group:
         help="Train and score language GANs on standard benchmarks.",
     )
     @click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
+    @_verbosity_options
     @click.pass_context
-    def group(ctx: click.Context) -> None:
+    def group(ctx: click.Context, quiet: bool, verbose: int) -> None:
         if ctx.invoked_subcommand is None:
             raise click.UsageError("the following arguments are required: command", ctx)
 
@@ -212,6 +236,7 @@ def build_cli() -> click.Group:
 
     @group.command("list", context_settings=settings, help="what is registered")
     @click.argument("what", type=_Choice(["models", "datasets", "metrics", "profiles"]))
+    @_verbosity_options
     def list_(**params: Any) -> _Job:
         return _job("list")(**params)
 
@@ -224,6 +249,7 @@ def build_cli() -> click.Group:
     @click.argument("action", type=_Choice(["info", "fetch"]))
     @click.argument("name", shell_complete=datasets)
     @_data_dir_option()
+    @_verbosity_options
     def data(**params: Any) -> _Job:
         return _job("data")(**params)
 
@@ -261,6 +287,7 @@ def build_cli() -> click.Group:
         metavar="KEY=VALUE",
         help="override a model setting, e.g. --set training.lr=0.001 (repeatable)",
     )
+    @_verbosity_options
     def run(**params: Any) -> _Job:
         return _job("run")(**params)
 
@@ -289,6 +316,7 @@ def build_cli() -> click.Group:
     @click.option("--threads-per-worker", type=_Int(), default=1, help="dask: torch threads per worker (default: 1)")
     @click.option("--scheduler", help="dask: address of a running scheduler, e.g. tcp://host:8786")
     @_space_check_option()
+    @_verbosity_options
     def bench(**params: Any) -> _Job:
         return _job("bench")(**params)
 
@@ -309,6 +337,7 @@ def build_cli() -> click.Group:
     @click.option("--device", default="auto")
     @_data_dir_option()
     @click.option("--json", is_flag=True, help="print the rows as JSON on stdout")
+    @_verbosity_options
     def score(**params: Any) -> _Job:
         return _job("score")(**params)
 
@@ -319,12 +348,14 @@ def build_cli() -> click.Group:
     )
     @_data_dir_option()
     @click.option("--results", default="results", help="results folder whose runs' wall times to list")
+    @_verbosity_options
     def perf(**params: Any) -> _Job:
         return _job("perf")(**params)
 
     @group.command("report", context_settings=settings, help="rebuild tables, plots and the report from stored results")
     @click.option("--results", default="results", help="results folder (default: results)")
     @click.option("--out", help="where to write the report (default: RESULTS/report)")
+    @_verbosity_options
     def report(**params: Any) -> _Job:
         return _job("report")(**params)
 
@@ -343,18 +374,22 @@ def parse(argv: Sequence[str] | None = None) -> _Job | int:
         result = cli.main(args, prog_name=PROG, standalone_mode=False)
     except click.UsageError as e:
         where = e.ctx.command_path if e.ctx is not None else PROG
-        print(f"{where}: error: {_one_line(e)} (see --help)", file=sys.stderr)
+        LOG.error("%s: error: %s (see --help)", where, _one_line(e), extra={"prefix": ""})
         return EXIT_USAGE
     except click.ClickException as e:  # none is expected; still one line, never a traceback
-        print(f"{PROG}: error: {e.format_message()}", file=sys.stderr)
+        LOG.error("%s", e.format_message())
         return EXIT_USAGE
     return result if isinstance(result, _Job) else int(result or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    allocator = tune_malloc()  # before any tensor is allocated (core/memory.py)
+    logs.configure()
     job = parse(argv)
     if isinstance(job, int):
         return job
+    logs.configure(job.verbosity)
+    LOG.debug("%s %s: glibc allocator %s", PROG, __version__, allocator)
     # SIGTERM (a scheduler, `kill`, a closing terminal) is handled like Ctrl-C: the run is marked
     # "interrupted" and stays resumable; the exit code is 128 + the signal's number, as a shell reports it
     previous = None
@@ -363,14 +398,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[job.command](job.args)
     except UserError as e:
-        print(f"langgan-bench: error: {e}", file=sys.stderr)
+        LOG.error("%s", e)
         return EXIT_USAGE
     except KeyboardInterrupt as e:
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
         # a bench reuses finished cells and resumes interrupted ones by itself; a run needs --resume
         hints = {"run": "; continue with the same command and --resume", "bench": "; continue with the same command"}
         hint = hints.get(job.command, "")
-        print(f"langgan-bench: interrupted by {signal.Signals(signum).name}{hint}", file=sys.stderr)
+        LOG.error("interrupted by %s%s", signal.Signals(signum).name, hint, extra={"prefix": PREFIX})
         return 128 + signum
     finally:
         if previous is not None:
@@ -386,9 +421,8 @@ def cmd_list(args: SimpleNamespace) -> int:
         from langgan_bench.models import MODELS, model_source
 
         items = []
-        for n in MODELS:
-            doc = next(iter((MODELS.get(n).__doc__ or "").strip().splitlines()), "")
-            source = model_source(n)
+        for n in MODELS:  # the built-ins' summaries are registered with them: no model file is imported
+            doc, source = MODELS.summary(n), model_source(n)
             items.append((n, doc if source == "built-in" else f"{doc} ({source})"))
         items += [(n, f"cannot be used: {why}") for n, why in MODELS.broken().items()]
     elif args.what == "datasets":
@@ -411,7 +445,7 @@ def cmd_list(args: SimpleNamespace) -> int:
                 (n, f"{m.kind}, {'lower' if m.lower_is_better else 'higher'} is better, {scope}: {m.description}")
             )
     else:
-        from langgan_bench.profiles import PROFILES
+        from langgan_bench.core.profiles import PROFILES
 
         items = [(n, PROFILES.get(n).description) for n in PROFILES]
     width = max(len(n) for n, _ in items)
@@ -421,28 +455,29 @@ def cmd_list(args: SimpleNamespace) -> int:
 
 
 def cmd_data(args: SimpleNamespace) -> int:
-    from langgan_bench.datasets import load_dataset
+    from langgan_bench.datasets import dataset_info, load_dataset
 
-    ds = load_dataset(args.name, args.data_dir)
     if args.action == "fetch":
+        ds = load_dataset(args.name, args.data_dir)
         print(
             f"{ds.name}: ready ({len(ds.train)} train, {len(ds.valid)} valid, {len(ds.test)} test; "
             f"content hash {ds.short_hash})"
         )
         return 0
-    for key, value in ds.info().items():
+    info = dataset_info(args.name, args.data_dir)  # cached after the first time: no torch, nothing built
+    oracle = info.pop("oracle_nll", None)
+    for key, value in info.items():
         print(f"{key:<14} {value}")
-    if ds.oracle is not None:
+    if oracle is not None:
         print(
-            f"{'oracle NLL':<14} {ds.oracle.nll(ds.test):.4f} nats/token on the test split "
-            f"(the floor NLL_test can approach); {ds.oracle.nll(ds.train):.4f} on train"
+            f"{'oracle NLL':<14} {oracle['test']:.4f} nats/token on the test split "
+            f"(the floor NLL_test can approach); {oracle['train']:.4f} on train"
         )
     return 0
 
 
 def cmd_run(args: SimpleNamespace) -> int:
-    from langgan_bench.config import RunConfig, parse_temperatures
-    from langgan_bench.runner import run
+    from langgan_bench.core.config import RunConfig, parse_temperatures, validate_run_config
 
     cfg = RunConfig(
         model=args.model,
@@ -458,6 +493,11 @@ def cmd_run(args: SimpleNamespace) -> int:
         overrides=tuple(args.overrides),
         space_check=not args.no_space_check,
     )
+    # the runner checks these again; here they answer before torch is imported
+    validate_run_config(cfg)
+    _check_names((cfg.model,), (cfg.dataset,), cfg.profile)
+    from langgan_bench.harness.runner import run
+
     outcome = run(cfg)
     print(f"run {outcome.run_id}: {outcome.status}")
     print(format_table(outcome.rows))
@@ -483,8 +523,7 @@ def format_table(rows: list) -> str:
 
 
 def cmd_bench(args: SimpleNamespace) -> int:
-    from langgan_bench.config import RunConfig, check_seed, parse_temperatures
-    from langgan_bench.leaderboard import Executor, bench
+    from langgan_bench.core.config import RunConfig, check_seed, parse_temperatures
 
     def names(text: str) -> tuple[str, ...]:
         return tuple(x.strip() for x in text.split(",") if x.strip())
@@ -512,6 +551,8 @@ def cmd_bench(args: SimpleNamespace) -> int:
         space_check=not args.no_space_check,
     )
     _check_names(names(args.models), names(args.datasets), args.profile)
+    from langgan_bench.harness.bench import Executor, bench
+
     executor = Executor(args.executor, args.workers, args.threads_per_worker, args.scheduler)
     cells, report = bench(base, names(args.models), names(args.datasets), seeds, executor)
     print(f"{'dataset':<12}{'model':<12}{'seed':>5}  {'status':<10}{'wall':>8}  reason")
@@ -523,20 +564,22 @@ def cmd_bench(args: SimpleNamespace) -> int:
             print(f"  {path}")
     failed = sum(c.status == "failed" for c in cells)
     if failed:
-        print(f"langgan-bench: {failed} of {len(cells)} cells failed (see above and the report)", file=sys.stderr)
+        LOG.error("%d of %d cells failed (see above and the report)", failed, len(cells), extra={"prefix": PREFIX})
         return 1
     return 0
 
 
 def _check_names(models: tuple[str, ...], datasets: tuple[str, ...], profile: str) -> None:
-    """Fail before hours of work, not in the middle: every name must exist."""
+    """Fail before hours of work, not in the middle: every name must exist. A built-in model's file is not
+    imported for it (every built-in has every profile: tests/test_registry.py)."""
+    from langgan_bench.core.profiles import PROFILES
     from langgan_bench.datasets import DATASETS
-    from langgan_bench.models import resolve_model
-    from langgan_bench.profiles import PROFILES
+    from langgan_bench.models import MODELS, resolve_model
 
     PROFILES.get(profile)
     for m in models:
-        resolve_model(m).config_for(profile)  # a module:Class spec is imported here (a Dask worker does it again)
+        if not MODELS.deferred(m):  # a module:Class spec is imported here (a Dask worker does it again)
+            resolve_model(m).config_for(profile)
     for d in datasets:
         DATASETS.get(d)
 
@@ -545,8 +588,7 @@ def cmd_score(args: SimpleNamespace) -> int:
     import json
     from dataclasses import asdict
 
-    from langgan_bench.config import check_seed, resolve_device
-    from langgan_bench.score import score_file
+    from langgan_bench.core.config import check_seed, resolve_device
 
     metrics = None
     if args.metrics is not None:
@@ -554,6 +596,8 @@ def cmd_score(args: SimpleNamespace) -> int:
         if not metrics:  # "--metrics ," or "--metrics ''" would otherwise silently mean every metric
             raise UserError(f"--metrics {args.metrics!r}: name at least one metric (see `langgan-bench list metrics`)")
     check_seed(args.seed)
+    from langgan_bench.harness.score import score_file
+
     values = score_file(
         args.dataset,
         Path(args.samples),
@@ -573,15 +617,15 @@ def cmd_score(args: SimpleNamespace) -> int:
 
 
 def cmd_perf(args: SimpleNamespace) -> int:
-    from langgan_bench.perf import main as perf_main
+    from langgan_bench.harness.perf import main as perf_main
 
-    for line in perf_main(args.data_dir, lambda msg: print(f"... {msg}", file=sys.stderr, flush=True), args.results):
+    for line in perf_main(args.data_dir, lambda msg: LOG.info("... %s", msg), args.results):
         print(line)
     return 0
 
 
 def cmd_report(args: SimpleNamespace) -> int:
-    from langgan_bench.report import build_report
+    from langgan_bench.analysis.report import build_report
 
     for path in build_report(Path(args.results), Path(args.out) if args.out else None):
         print(path)

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from langgan_bench.datasets.base import Dataset, Vocab, sequence_mask
-from langgan_bench.models.base import Diverged, Model, TrainContext
+from langgan_bench.models.training.base import Diverged, Model, TrainContext
 
 CPU = torch.device("cpu")
 WORDS = ("<pad>", "<eos>", "<unk>", "a", "the", "cat", "dog", "man", "sat", "ran", "on", "by", "mat", "road", "red")

@@ -1,20 +1,23 @@
-"""What every metric returns (a value with its signature) and how the harness finds metrics by name."""
+"""What every metric returns (a value with its signature), what it is handed (``EvalInputs``), and how the
+harness finds it by name (``MetricSpec``, registered in ``metrics/__init__.py``)."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from functools import cache
 from typing import TYPE_CHECKING, Literal
 
-from langgan_bench import __version__
-from langgan_bench.registry import Registry
+from langgan_bench.core.registry import Registry
+from langgan_bench.core.version import __version__
 
 if TYPE_CHECKING:
     import torch
 
+    from langgan_bench.core.profiles import Profile
     from langgan_bench.datasets.base import Dataset
-    from langgan_bench.models.generator import Generator
-    from langgan_bench.profiles import Profile
+    from langgan_bench.models.networks.generator import Generator
 
 Requirement = Literal["oracle", "text", "generator"]
 
@@ -83,15 +86,30 @@ class EvalInputs:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A registered metric: the adapter from EvalInputs to the pure metric function, and when it applies."""
+    """A registered metric: what it measures, when it applies, and where its adapter lives.
+
+    ``adapter`` ("package.module:function") turns EvalInputs into the metric's values; it is imported at the
+    first ``compute``, so listing metrics and reading their directions (the report) import no torch.
+    ``prepare`` (the same form, optional) builds the metric's reference-side cache for a dataset and profile
+    ahead of the runs that need it (the judge LM): the bench does it once per dataset, not once per cell.
+    """
 
     name: str
-    compute: Callable[[EvalInputs], list[MetricValue]]
+    adapter: str
     kind: Literal["quality", "diversity"]
     lower_is_better: bool
     greedy: bool  # defined at T = 0 (greedy decoding)
     requires: tuple[Requirement, ...]  # "oracle": synthetic data; "text": real text; "generator": a model
     description: str
+    prepare: str | None = None
+
+    def compute(self, inputs: EvalInputs) -> list[MetricValue]:
+        return _resolve(self.adapter)(inputs)
+
+    def prepare_for(self, dataset: Dataset, profile: str, device: str) -> None:
+        """Build what ``compute`` will read from the cache for ``dataset`` sliced by ``profile`` (if anything)."""
+        if self.prepare is not None:
+            _resolve(self.prepare)(dataset, profile, device)
 
     def applies(self, dataset: Dataset, temperature: float | None, has_generator: bool) -> bool:
         if "oracle" in self.requires and not dataset.is_synthetic:
@@ -103,22 +121,10 @@ class MetricSpec:
         return temperature is None or temperature > 0 or self.greedy
 
 
+@cache
+def _resolve(target: str) -> Callable[..., object]:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 METRICS: Registry[MetricSpec] = Registry("metric")
-
-
-def register_metric(
-    name: str,
-    *,
-    kind: Literal["quality", "diversity"],
-    lower_is_better: bool,
-    greedy: bool,
-    requires: tuple[Requirement, ...] = (),
-    description: str,
-) -> Callable[[Callable[[EvalInputs], list[MetricValue]]], Callable[[EvalInputs], list[MetricValue]]]:
-    """Decorator for an adapter ``fn(inputs) -> [MetricValue, ...]``."""
-
-    def add(fn: Callable[[EvalInputs], list[MetricValue]]) -> Callable[[EvalInputs], list[MetricValue]]:
-        METRICS.add(name, MetricSpec(name, fn, kind, lower_is_better, greedy, requires, description))
-        return fn
-
-    return add

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from langgan_bench.metrics.base import EvalInputs, MetricValue, register_metric, signature
+from langgan_bench.metrics.base import EvalInputs, MetricValue, signature
 
 EPSILON = 0.1  # NLTK SmoothingFunction().method1's epsilon
 DEFAULT_ORDERS = (2, 3, 4, 5)
@@ -205,25 +205,9 @@ def self_bleu_values(
     ]
 
 
-@register_metric(
-    "bleu",
-    kind="quality",
-    lower_is_better=False,
-    greedy=True,
-    requires=("text",),
-    description="mean sentence BLEU-2..5 of the samples against the whole test split (NLTK, method1)",
-)
-def _bleu(x: EvalInputs) -> list[MetricValue]:
+def evaluate_bleu(x: EvalInputs) -> list[MetricValue]:
     return bleu_values(x.tokens, x.dataset.reference_tokens(), f"{x.dataset.ident}:test", x.dataset.tokenizer)
 
 
-@register_metric(
-    "self_bleu",
-    kind="diversity",
-    lower_is_better=True,
-    greedy=True,
-    requires=("text",),
-    description="mean leave-one-out sentence BLEU-2..5 of each sample against the other samples",
-)
-def _self_bleu(x: EvalInputs) -> list[MetricValue]:
+def evaluate_self_bleu(x: EvalInputs) -> list[MetricValue]:
     return self_bleu_values(x.tokens, x.dataset.tokenizer)

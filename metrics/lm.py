@@ -14,21 +14,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sys
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from langgan_bench.config import config_hash
+from langgan_bench.core.cache import cache_dir, load_or_build
+from langgan_bench.core.config import config_hash, derive_seed
+from langgan_bench.core.errors import Damaged
+from langgan_bench.core.storage import load_torch, save_torch
 from langgan_bench.datasets.base import Dataset
-from langgan_bench.datasets.files import cache_dir
-from langgan_bench.metrics.base import EvalInputs, MetricValue, register_metric, signature
-from langgan_bench.models.base import TrainContext, derive_seed, make_generator
-from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
-from langgan_bench.models.mle import MLEConfig, MLETraining, train_mle
-from langgan_bench.storage import Damaged, cache_lock, cache_write, cached, load_torch, save_torch
+from langgan_bench.metrics.base import EvalInputs, MetricValue, signature
+from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator
+from langgan_bench.models.training.base import TrainContext, make_generator
+from langgan_bench.models.training.mle import MLEConfig, MLETraining, train_mle
 
 #: The judge LM per profile; "paper" is the LM of "Language GANs Falling Short" (trained_models/news/
 #: word/best_mle: 2 x 512 LSTM, variational dropout 0.5, batch 128, Adam 1e-3, clip 10, 100 epochs).
@@ -46,7 +47,8 @@ JUDGES: dict[str, MLEConfig] = {
 REVERSE_EPOCHS = {"tiny": 2, "small": 5, "paper": 50}
 HELD_OUT = 0.1
 
-_JUDGES: dict[str, LSTMGenerator] = {}
+_JUDGES: dict[str, LSTMGenerator] = {}  # this process's judges, by judge_id
+LOG = logging.getLogger(__name__)
 Log = Callable[[str], None]
 
 
@@ -56,38 +58,36 @@ def judge_id(dataset: Dataset, profile: str) -> str:
 
 
 def judge_lm(dataset: Dataset, profile: str, device: str = "cpu", log: Log | None = None) -> LSTMGenerator:
-    """The judge LM for ``dataset`` (as sliced by the profile), trained on first use and cached on disk."""
+    """The judge LM for ``dataset`` (as sliced by the profile): trained on first use, cached on disk (two runs
+    that need it at once train it once), kept in memory for the rest of the process."""
     key = judge_id(dataset, profile)
     if key in _JUDGES:
         return _JUDGES[key]
     cfg = JUDGES[profile]
     path = cache_dir() / "judges" / (key.replace(":", "_").replace("@", "-") + ".pt")
-    with cache_lock(path.with_suffix(".lock"), log or _stderr):  # two runs needing the same judge train it once
 
-        def load(p: Path) -> LSTMGenerator:
-            gen = make_generator(dataset, cfg.generator, torch.device(device))
-            state = load_torch(p, map_location=device)
-            try:
-                gen.load_state_dict(state)
-            except Exception as e:  # unpickled, but not this judge's weights
-                raise Damaged(p, f"not the weights of this judge: {type(e).__name__}") from None
-            return gen
+    def load(p: Path) -> LSTMGenerator:
+        gen = make_generator(dataset, cfg.generator, torch.device(device))
+        state = load_torch(p, map_location=device)
+        try:
+            gen.load_state_dict(state)
+        except Exception as e:  # unpickled, but not this judge's weights
+            raise Damaged(p, f"not the weights of this judge: {type(e).__name__}") from None
+        return gen
 
-        def build() -> LSTMGenerator:
-            (log or _stderr)(f"training the judge LM for {dataset.name} ({profile}); cached at {path}")
-            gen = _fresh_lm(dataset, dataset, cfg, derive_seed("judge", key), device, log)
-            cache_write(lambda: save_torch(gen.state_dict(), path), path, log or _stderr)
-            return gen
+    def build() -> LSTMGenerator:
+        (log or LOG.info)(f"training the judge LM for {dataset.name} ({profile}); cached at {path}")
+        return _fresh_lm(dataset, dataset, cfg, derive_seed("judge", key), device, log)
 
-        # a damaged cached judge (truncated, corrupted, crafted) is retrained with a one-line warning
-        gen = cached(path, load, build, log or _stderr)
+    gen = load_or_build(path, load, build, lambda g, p: save_torch(g.state_dict(), p))
     gen.eval()
     _JUDGES[key] = gen
     return gen
 
 
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+def prepare_judge(dataset: Dataset, profile: str, device: str) -> None:
+    """The LM score's preparation (``MetricSpec.prepare``): its judge trained and cached ahead of the runs."""
+    judge_lm(dataset, profile, device)
 
 
 @contextlib.contextmanager
@@ -131,29 +131,13 @@ def reverse_lm_score(
     return _fresh_lm(dataset, data, config, seed, device).nll(references)
 
 
-@register_metric(
-    "lm_score",
-    kind="quality",
-    lower_is_better=True,
-    greedy=True,
-    requires=("text",),
-    description="per-token NLL of the samples under a judge LM trained on the real train split",
-)
-def _lm_score(x: EvalInputs) -> list[MetricValue]:
+def evaluate_lm_score(x: EvalInputs) -> list[MetricValue]:
     judge = judge_lm(x.dataset, x.profile.name, x.device)
     sig = signature("lm_score", judge=judge_id(x.dataset, x.profile.name), hyps=len(x.samples), unit="nats/token")
     return [MetricValue("lm_score", lm_score(samples=x.samples, judge=judge), sig, len(x.samples))]
 
 
-@register_metric(
-    "reverse_lm_score",
-    kind="diversity",
-    lower_is_better=True,
-    greedy=True,
-    requires=("text",),
-    description="per-token NLL of the real test split under an LM trained on the samples",
-)
-def _reverse_lm_score(x: EvalInputs) -> list[MetricValue]:
+def evaluate_reverse_lm_score(x: EvalInputs) -> list[MetricValue]:
     base = JUDGES[x.profile.name]
     cfg = replace(base, training=replace(base.training, max_epochs=REVERSE_EPOCHS[x.profile.name]))
     seed = derive_seed(x.seed, "reverse-lm", x.temperature)

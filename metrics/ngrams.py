@@ -18,7 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from langgan_bench.metrics.base import EvalInputs, MetricValue, register_metric, signature
+from langgan_bench.metrics.base import EvalInputs, MetricValue, signature
 
 Sentences = Sequence[Sequence[str]]
 ORDERS = (1, 2, 3, 4)
@@ -98,51 +98,22 @@ def _values(name: str, values: dict[int, float], n_samples: int, **settings: obj
     ]
 
 
-@register_metric(
-    "distinct",
-    kind="diversity",
-    lower_is_better=False,
-    greedy=True,
-    description="distinct n-grams / all n-grams of the samples, n = 1..4 (Li et al. 2016)",
-)
-def _distinct(x: EvalInputs) -> list[MetricValue]:
+def evaluate_distinct(x: EvalInputs) -> list[MetricValue]:
     values = {n: distinct_n(x.tokens, n) for n in ORDERS}
     return _values("distinct", values, len(x.tokens), hyps=len(x.tokens), tok=x.dataset.tokenizer)
 
 
-@register_metric(
-    "unique",
-    kind="diversity",
-    lower_is_better=False,
-    greedy=True,
-    description="the number of distinct n-grams of the samples, n = 1..4 (grows with the sample size)",
-)
-def _unique(x: EvalInputs) -> list[MetricValue]:
+def evaluate_unique(x: EvalInputs) -> list[MetricValue]:
     values = {n: float(unique_n(x.tokens, n)) for n in ORDERS}
     return _values("unique", values, len(x.tokens), hyps=len(x.tokens), tok=x.dataset.tokenizer)
 
 
-@register_metric(
-    "entropy",
-    kind="diversity",
-    lower_is_better=False,
-    greedy=True,
-    description="entropy (nats) of the samples' n-gram distribution, n = 1..4 (Zhang et al. 2018)",
-)
-def _entropy(x: EvalInputs) -> list[MetricValue]:
+def evaluate_entropy(x: EvalInputs) -> list[MetricValue]:
     values = {n: ngram_entropy(x.tokens, n) for n in ORDERS}
     return _values("entropy", values, len(x.tokens), hyps=len(x.tokens), tok=x.dataset.tokenizer, unit="nats")
 
 
-@register_metric(
-    "ms_jaccard",
-    kind="quality",
-    lower_is_better=False,
-    greedy=True,
-    description="geometric mean of multiset n-gram Jaccard indices against the test split, n = 2..5 "
-    "(Alihosseini et al. 2019)",
-)
-def _ms_jaccard(x: EvalInputs) -> list[MetricValue]:
+def evaluate_ms_jaccard(x: EvalInputs) -> list[MetricValue]:
     refs = x.dataset.reference_tokens()
     counts = _reference_counts(x.dataset.ident, tuple(map(tuple, refs)), max(MS_JACCARD_ORDERS))
     values = ms_jaccard_from_counts(x.tokens, counts, len(refs), MS_JACCARD_ORDERS)

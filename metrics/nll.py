@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 
 from langgan_bench.datasets.oracle import Oracle
-from langgan_bench.metrics.base import EvalInputs, MetricValue, register_metric, signature
-from langgan_bench.models.generator import Generator
+from langgan_bench.metrics.base import EvalInputs, MetricValue, signature
+from langgan_bench.models.networks.generator import Generator
 
 
 def nll_oracle(*, samples: torch.Tensor, oracle: Oracle, oracle_id: str) -> MetricValue:
@@ -29,28 +29,12 @@ def nll_test(*, generator: Generator, references: torch.Tensor, temperature: flo
     return MetricValue("nll_test", value, sig, len(references))
 
 
-@register_metric(
-    "nll_oracle",
-    kind="quality",
-    lower_is_better=True,
-    greedy=True,
-    requires=("oracle",),
-    description="oracle's per-token NLL of the model's samples (nats)",
-)
-def _nll_oracle(x: EvalInputs) -> list[MetricValue]:
+def evaluate_nll_oracle(x: EvalInputs) -> list[MetricValue]:
     assert x.dataset.oracle is not None
     return [nll_oracle(samples=x.samples, oracle=x.dataset.oracle, oracle_id=x.dataset.ident)]
 
 
-@register_metric(
-    "nll_test",
-    kind="diversity",
-    lower_is_better=True,
-    greedy=False,
-    requires=("generator",),
-    description="model's per-token NLL of the held-out test split at temperature T (nats)",
-)
-def _nll_test(x: EvalInputs) -> list[MetricValue]:
+def evaluate_nll_test(x: EvalInputs) -> list[MetricValue]:
     assert x.generator is not None and x.temperature is not None
     return [
         nll_test(

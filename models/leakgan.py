@@ -40,10 +40,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from langgan_bench.core.config import derive_seed
 from langgan_bench.datasets.base import Dataset, trim_padding
-from langgan_bench.models.base import MODELS, TrainContext, adam, derive_seed, optimise
-from langgan_bench.models.discriminators import SCORE_BATCH, CNNConfig, CNNDiscriminator, CNNFeatures, DiscTraining
-from langgan_bench.models.generator import (
+from langgan_bench.kernels.dense import Dense, dense
+from langgan_bench.kernels.sampling import log_probs
+from langgan_bench.models.networks.discriminators import SCORE_BATCH, CNNConfig, CNNDiscriminator, CNNFeatures
+from langgan_bench.models.networks.generator import (
     LSTMGenerator,
     evaluating,
     log_prob_from_logits,
@@ -51,12 +53,12 @@ from langgan_bench.models.generator import (
     pad_logit_mask,
     step_and_pick,
 )
-from langgan_bench.models.linear import Linear, linear
-from langgan_bench.models.policy_gradient import check_collapse, policy_gradient_loss
-from langgan_bench.models.rollout import rollout_rewards
 from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN
-from langgan_bench.models.temperature import log_probs
-from langgan_bench.models.template import (
+from langgan_bench.models.training.base import TrainContext, adam, optimise
+from langgan_bench.models.training.discriminator import DiscTraining
+from langgan_bench.models.training.policy_gradient import check_collapse, policy_gradient_loss
+from langgan_bench.models.training.rollout import rollout_rewards
+from langgan_bench.models.training.template import (
     AdversarialEpochs,
     AdversarialModel,
     DiscriminatorRounds,
@@ -99,11 +101,11 @@ class LeakGenerator(nn.Module):
         self.leak = leak  # the discriminator's feature extractor (trained only as part of the discriminator)
         f, h, k = leak.dim, cfg.hidden_dim, cfg.goal_size
         self.manager = nn.LSTM(f, h, batch_first=True)
-        self.goal_head = Linear(h, f)
+        self.goal_head = Dense(h, f)
         self.goal_init = nn.Parameter(0.1 * torch.randn(f))
         self.embed = nn.Embedding(vocab_size + 1, cfg.emb_dim)
         self.worker = nn.LSTM(cfg.emb_dim, h, batch_first=True)
-        self.goal_change = Linear(f, k, bias=False)  # ψ
+        self.goal_change = Dense(f, k, bias=False)  # ψ
         # O_t = reshape(W h_t + b, (V, k)); stored so that O_t·w is one product of (w ⊗ h) with (V, k·h)
         bound = 1 / math.sqrt(h)
         self.out_weight = nn.Parameter(torch.empty(vocab_size, k * h).uniform_(-bound, bound))
@@ -131,7 +133,7 @@ class LeakGenerator(nn.Module):
     def _logits(self, h: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         w = F.normalize(self.goal_change(goal), dim=-1)  # (..., k)
         z = (w.unsqueeze(-1) * h.unsqueeze(-2)).flatten(-2)  # w ⊗ h, (..., k·H)
-        return linear(z, self.out_weight) + linear(w, self.out_bias) + self.logit_mask
+        return dense(z, self.out_weight) + dense(w, self.out_bias) + self.logit_mask
 
     def window_goals(self, sub_goals: torch.Tensor) -> torch.Tensor:
         """The worker's goal at every step (B, L, F): goal_init in the first window, then the sum of the
@@ -258,7 +260,6 @@ class LeakGANConfig:
     training: LeakTraining = field(default_factory=LeakTraining)
 
 
-@MODELS.register("leakgan")
 class LeakGAN(AdversarialModel):
     """LeakGAN-lite: hierarchical manager/worker generator with features leaked from the CNN discriminator."""
 

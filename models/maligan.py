@@ -20,14 +20,22 @@ from typing import Any, ClassVar
 
 import torch
 
+from langgan_bench.core.config import derive_seed
 from langgan_bench.datasets.base import Dataset
-from langgan_bench.models.base import MODELS, TrainContext, adam, derive_seed, make_generator, optimise
-from langgan_bench.models.discriminators import CNNConfig, CNNDiscriminator, DiscTraining
-from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator, evaluating
-from langgan_bench.models.mle import MLETraining
-from langgan_bench.models.policy_gradient import check_collapse, policy_gradient_loss
+from langgan_bench.models.networks.discriminators import CNNConfig, CNNDiscriminator
+from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator, evaluating
 from langgan_bench.models.seqgan import SeqGAN
-from langgan_bench.models.template import AdversarialEpochs, AdversarialModel, DiscriminatorRounds, Phase, Pretrain
+from langgan_bench.models.training.base import TrainContext, adam, make_generator, optimise
+from langgan_bench.models.training.discriminator import DiscTraining
+from langgan_bench.models.training.mle import MLETraining
+from langgan_bench.models.training.policy_gradient import check_collapse, policy_gradient_loss
+from langgan_bench.models.training.template import (
+    AdversarialEpochs,
+    AdversarialModel,
+    DiscriminatorRounds,
+    Phase,
+    Pretrain,
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,6 @@ def _like_seqgan(profile: str, adversarial: MaliTraining) -> MaliGANConfig:
     return MaliGANConfig(seq.generator, seq.pretrain, seq.discriminator, seq.d_pretrain, seq.d_train, adversarial)
 
 
-@MODELS.register("maligan")
 class MaliGAN(AdversarialModel):
     """MaliGAN: MLE pre-training, then sentences re-weighted by normalised D/(1−D) with a mean baseline."""
 

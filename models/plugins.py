@@ -23,11 +23,14 @@ import os
 import re
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langgan_bench.errors import UserError
-from langgan_bench.models.base import MODELS, Model
-from langgan_bench.results import is_safe_name
+from langgan_bench.core.errors import UserError
+from langgan_bench.core.files import is_safe_name
+from langgan_bench.models import MODELS
+
+if TYPE_CHECKING:
+    from langgan_bench.models.training.base import Model
 
 ENTRY_POINT_GROUP = "langgan_bench.models"
 #: name -> where a model that is not built in came from, e.g. "plugin: my_package.gan:MyGAN"
@@ -69,8 +72,10 @@ def model_source(name: str) -> str:
 
 
 def _checked(obj: Any, where: str) -> type[Model]:
+    from langgan_bench.models.training.base import Model  # (here: listing the built-ins imports no torch)
+
     if not (isinstance(obj, type) and issubclass(obj, Model)):
-        raise UserError(f"{where} is not a subclass of langgan_bench.models.base.Model")
+        raise UserError(f"{where} is not a subclass of langgan_bench.models.training.base.Model")
     if inspect.isabstract(obj):
         missing = ", ".join(sorted(getattr(obj, "__abstractmethods__", ())))
         raise UserError(f"{where} is abstract (it does not implement {missing})")

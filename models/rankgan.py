@@ -17,12 +17,11 @@ import torch
 from torch import nn
 
 from langgan_bench.datasets.base import Dataset
-from langgan_bench.models.base import MODELS
-from langgan_bench.models.discriminators import CNNConfig, CNNRanker, DiscTraining
-from langgan_bench.models.generator import GeneratorConfig
-from langgan_bench.models.mle import MLETraining
-from langgan_bench.models.rollout import CompletionReward, RewardFn
+from langgan_bench.models.networks.discriminators import CNNConfig, CNNRanker, CompletionReward, RewardFn
+from langgan_bench.models.networks.generator import GeneratorConfig
 from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN, AdversarialTraining, SeqGAN, SeqGANConfig
+from langgan_bench.models.training.discriminator import DiscTraining
+from langgan_bench.models.training.mle import MLETraining
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,6 @@ class RankGANConfig(SeqGANConfig):
     ranking: Ranking = field(default_factory=Ranking)
 
 
-@MODELS.register("rankgan")
 class RankGAN(SeqGAN):
     """RankGAN: MLE pre-training, then policy gradient on the rank score of a CNN ranker, with roll-outs."""
 

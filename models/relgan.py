@@ -28,14 +28,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from langgan_bench.core.config import derive_seed
 from langgan_bench.datasets.base import Dataset
-from langgan_bench.models.base import MODELS, TrainContext, adam, derive_seed, make_generator, optimise
-from langgan_bench.models.discriminators import fitting_filters
-from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
-from langgan_bench.models.linear import Linear
-from langgan_bench.models.mle import MLETraining
-from langgan_bench.models.policy_gradient import check_collapse
-from langgan_bench.models.template import AdversarialModel, AdversarialSteps, Phase, Pretrain
+from langgan_bench.kernels.dense import Dense
+from langgan_bench.models.networks.discriminators import fitting_filters
+from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator
+from langgan_bench.models.training.base import TrainContext, adam, make_generator, optimise
+from langgan_bench.models.training.mle import MLETraining
+from langgan_bench.models.training.policy_gradient import check_collapse
+from langgan_bench.models.training.template import AdversarialModel, AdversarialSteps, Phase, Pretrain
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,9 @@ class MultiRepCNN(nn.Module):
         self.embed = nn.Parameter(torch.randn(vocab_size, cfg.num_rep * cfg.emb_dim) / math.sqrt(cfg.emb_dim))
         self.convs = nn.ModuleList(nn.Conv2d(1, n, (w, cfg.emb_dim)) for w, n in widths)
         dim = sum(n for _, n in widths)
-        self.transform, self.gate = Linear(dim, dim), Linear(dim, dim)
+        self.transform, self.gate = Dense(dim, dim), Dense(dim, dim)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.head = nn.Sequential(Linear(dim, cfg.hidden), nn.ReLU(), Linear(cfg.hidden, 1))
+        self.head = nn.Sequential(Dense(dim, cfg.hidden), nn.ReLU(), Dense(cfg.hidden, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] != self.max_len:
@@ -105,7 +106,6 @@ def beta_at(step: int, steps: int, beta_max: float) -> float:
     return beta_max ** (step / max(steps - 1, 1))
 
 
-@MODELS.register("relgan")
 class RelGAN(AdversarialModel):
     """RelGAN (LSTM generator variant): Gumbel-softmax samples, relativistic loss, multi-representation CNN."""
 

@@ -19,18 +19,19 @@ from typing import Any, ClassVar
 
 import torch
 
+from langgan_bench.core.config import derive_seed
 from langgan_bench.datasets.base import Dataset, trim_padding
-from langgan_bench.models.base import MODELS, TrainContext, adam, derive_seed, make_generator, optimise
-from langgan_bench.models.discriminators import LSTMDiscConfig, LSTMDiscriminator
-from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
-from langgan_bench.models.policy_gradient import (
+from langgan_bench.models.networks.discriminators import LSTMDiscConfig, LSTMDiscriminator
+from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator
+from langgan_bench.models.training.base import TrainContext, adam, make_generator, optimise
+from langgan_bench.models.training.policy_gradient import (
     MovingAverageBaseline,
     check_collapse,
     dense_rewards,
     discounted_returns,
     policy_gradient_loss,
 )
-from langgan_bench.models.template import AdversarialModel, AdversarialSteps, Phase
+from langgan_bench.models.training.template import AdversarialModel, AdversarialSteps, Phase
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,6 @@ class ScratchGANConfig:
     training: ScratchTraining = field(default_factory=ScratchTraining)
 
 
-@MODELS.register("scratchgan")
 class ScratchGAN(AdversarialModel):
     """ScratchGAN: no pre-training; dense discounted rewards from an LSTM discriminator, large batches."""
 

@@ -23,14 +23,22 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from langgan_bench.core.config import derive_seed
 from langgan_bench.datasets.base import Dataset
-from langgan_bench.models.base import MODELS, TrainContext, adam, derive_seed, make_generator, optimise
-from langgan_bench.models.discriminators import CNNConfig, CNNDiscriminator, DiscTraining
-from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator, evaluating
-from langgan_bench.models.mle import MLETraining
-from langgan_bench.models.policy_gradient import check_collapse, policy_gradient_loss
-from langgan_bench.models.rollout import LSTMPolicy, RewardFn, rollout_rewards
-from langgan_bench.models.template import AdversarialEpochs, AdversarialModel, DiscriminatorRounds, Phase, Pretrain
+from langgan_bench.models.networks.discriminators import CNNConfig, CNNDiscriminator, RewardFn
+from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator, evaluating
+from langgan_bench.models.training.base import TrainContext, adam, make_generator, optimise
+from langgan_bench.models.training.discriminator import DiscTraining
+from langgan_bench.models.training.mle import MLETraining
+from langgan_bench.models.training.policy_gradient import check_collapse, policy_gradient_loss
+from langgan_bench.models.training.rollout import LSTMPolicy, rollout_rewards
+from langgan_bench.models.training.template import (
+    AdversarialEpochs,
+    AdversarialModel,
+    DiscriminatorRounds,
+    Phase,
+    Pretrain,
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,6 @@ _SMALL_CNN = CNNConfig(emb_dim=32, num_filters=(10, 20, 20, 20, 20, 10, 10, 10, 
 _TINY_CNN = CNNConfig(emb_dim=16, num_filters=(4, 8, 8, 8, 8, 4, 4, 4, 4, 4, 8, 8))
 
 
-@MODELS.register("seqgan")
 class SeqGAN(AdversarialModel):
     """SeqGAN: MLE pre-training, then REINFORCE with Monte Carlo roll-out rewards from a CNN discriminator."""
 

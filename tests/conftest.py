@@ -35,6 +35,14 @@ _CACHE = Path(tempfile.mkdtemp(prefix="langgan-test-cache-")) if _OWNS_CACHE els
 os.environ[_SHARED_CACHE] = os.environ["LANGGAN_CACHE"] = str(_CACHE)
 os.environ.pop("LANGGAN_MIRROR", None)
 
+# The test session is an entry point, as the CLI is: the allocator tuned before tensors are allocated (the
+# in-process runs are faster for it, their numbers the same), log lines in the CLI's format on stderr.
+from langgan_bench.core import log as _log  # noqa: E402  (after the thread settings above)
+from langgan_bench.core.memory import tune_malloc as _tune_malloc  # noqa: E402
+
+_tune_malloc()
+_log.configure()
+
 # A shell without job control starts background commands (`make test &`, some CI runners) with SIGINT
 # ignored, and Python then never turns Ctrl-C into KeyboardInterrupt, in this process or in the CLI processes
 # the tests start (an ignored signal stays ignored across exec). The Ctrl-C tests need the default behaviour.

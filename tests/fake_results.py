@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from langgan_bench.results import ROWS_FILE, RUNS_DIR, ResultRow, write_rows
+from langgan_bench.analysis.rows import ROWS_FILE, RUNS_DIR, ResultRow, write_rows
 
 GRID = (0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0)
 Curve = Callable[[float, int], dict[str, float]]  # (temperature, seed) -> {metric: value}

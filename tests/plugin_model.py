@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from langgan_bench.models.mle import MLE, MLEConfig
+from langgan_bench.models.mle import MLE
+from langgan_bench.models.training.mle import MLEConfig
 
 
 class PluginMLE(MLE):

@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
 from langgan_bench import __version__
-from langgan_bench.metrics import bleu, self_bleu
-from langgan_bench.metrics.bleu import bleu_values, self_bleu_values
+from langgan_bench.metrics.bleu import bleu, bleu_values, self_bleu, self_bleu_values
 
 SMOOTH = SmoothingFunction().method1
 ORDERS = (2, 3, 4, 5)

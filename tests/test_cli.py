@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from langgan_bench.results import FIELDS
+from langgan_bench.analysis.rows import FIELDS
 
 from .conftest import REPO, cli, cli_here, rows_of
+from .crash_site.sitecustomize import crash_env
 
 TINY = ("run", "--model", "mle", "--dataset", "oracle", "--profile", "tiny")
 FEW_T = ("--temperatures", "0,0.8,1,1.5")
@@ -97,7 +98,7 @@ def test_same_seed_same_numbers(tiny_run, tmp_path):
 def test_resume_after_a_kill_gives_the_same_rows(tiny_run, tmp_path):
     out, _ = tiny_run
     # killed (SIGKILL) in the middle of epoch 2, with a checkpoint after every step
-    env = {"LANGGAN_KILL_AFTER_STEPS": "45"}
+    env = crash_env(45)
     killed = cli(*TINY, "--out", str(tmp_path), "--checkpoint-every", "0", env=env)
     assert killed.returncode == -signal.SIGKILL
     assert not rows_of(tmp_path)  # nothing counts as a result yet

@@ -5,9 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
+from langgan_bench.core.errors import UserError
 from langgan_bench.datasets.files import RemoteFile, git_blob_of, locate
 from langgan_bench.datasets.oracle import SEQGAN_FILES, seqgan_params
-from langgan_bench.errors import UserError
 
 from .http_server import serve
 

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from scipy import linalg
 
+from langgan_bench.core.errors import UserError
 from langgan_bench.datasets.text import read_lines, tokenize
-from langgan_bench.errors import UserError
-from langgan_bench.metrics import fed, frechet_distance
-from langgan_bench.metrics.fed import _encoder, embed, gaussian_stats
+from langgan_bench.metrics.fed import _encoder, embed, fed, frechet_distance, gaussian_stats
 
 
 def random_gaussian(rng, d, n=400):

@@ -14,8 +14,10 @@ import pytest
 import torch
 
 from langgan_bench.datasets.base import Dataset, sequence_mask
-from langgan_bench.models import MODELS, Diverged, TrainContext, discriminators
-from langgan_bench.models.discriminators import (
+from langgan_bench.kernels import windows
+from langgan_bench.models import MODELS
+from langgan_bench.models.leakgan import LeakGenerator
+from langgan_bench.models.networks.discriminators import (
     CNNConfig,
     CNNDiscriminator,
     CNNFeatures,
@@ -23,19 +25,20 @@ from langgan_bench.models.discriminators import (
     LSTMDiscConfig,
     LSTMDiscriminator,
 )
-from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator, nll_from_logits
-from langgan_bench.models.leakgan import LeakGenerator
-from langgan_bench.models.policy_gradient import (
+from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator, nll_from_logits
+from langgan_bench.models.training.base import Diverged, TrainContext
+from langgan_bench.models.training.policy_gradient import (
     MovingAverageBaseline,
     dense_rewards,
     discounted_returns,
     policy_gradient_loss,
 )
-from langgan_bench.models.rollout import LSTMPolicy, rollout_rewards, rollout_rewards_loop
-from langgan_bench.models.template import AdversarialModel
+from langgan_bench.models.training.rollout import LSTMPolicy, rollout_rewards, rollout_rewards_loop
+from langgan_bench.models.training.template import AdversarialModel
 from langgan_bench.testing import WORDS, toy_dataset
 
 from .conftest import ONE_THREAD, cli, cli_here, cli_pairs, rows_of
+from .crash_site.sitecustomize import crash_env
 from .test_generator import sample_every_row
 
 # every registered GAN (a new one is tested by registering it); tests/test_contract.py has the contract checks
@@ -128,7 +131,7 @@ def test_resume_after_a_kill_in_the_adversarial_phase(tiny_runs, name, tmp_path)
     (run_dir,) = (out / name / "runs").iterdir()
     steps = json.loads((run_dir / "config.json").read_text())["training"]["steps"]
     # three steps before the end: inside the last epoch's discriminator rounds, after its generator step
-    env = {"LANGGAN_KILL_AFTER_STEPS": str(steps - 3), **ONE_THREAD}  # as the reference ran
+    env = {**crash_env(steps - 3), **ONE_THREAD}  # as the reference ran
     killed = cli(*TINY, "--model", name, "--out", str(tmp_path), "--checkpoint-every", "0", env=env)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert "adversarial epoch 2/2" not in killed.stderr and "adversarial epoch 1/2" in killed.stderr
@@ -395,7 +398,7 @@ def _completions(sentences: torch.Tensor, prefixes: list[int], per: int, vocab: 
 def test_cnn_scores_completions_through_their_shared_prefixes(unfolded, monkeypatch):
     # widths below, at and above the prefix lengths, one as wide as the sentence; a ranker as RankGAN uses it;
     # the convolutions by nn.Conv1d, or (as for SeqGAN's paper CNN) as one product over the unfolded windows
-    monkeypatch.setattr(discriminators, "UNFOLD_FILTERS", 1 if unfolded else 10**9)
+    monkeypatch.setattr(windows, "UNFOLD_FILTERS", 1 if unfolded else 10**9)
     torch.manual_seed(0)
     vocab, length, prefixes = 11, 9, [1, 2, 4, 5, 8]
     cfg = CNNConfig(emb_dim=6, filter_sizes=(1, 2, 3, 5, 9), num_filters=(3, 4, 2, 3, 2))
@@ -428,7 +431,7 @@ def test_cnn_trains_alike_through_unfolded_windows(monkeypatch):
     real[:2, 3:] = 4  # padding-like runs: identical windows, exact ties
     shapes = None
     for unfolded in (False, True):
-        monkeypatch.setattr(discriminators, "UNFOLD_FILTERS", 1 if unfolded else 10**9)
+        monkeypatch.setattr(windows, "UNFOLD_FILTERS", 1 if unfolded else 10**9)
         torch.manual_seed(0)
         d = CNNDiscriminator(vocab, length, cfg)
         weight = d.features.convs[2].weight  # width 3
@@ -460,7 +463,7 @@ def test_rollout_rewards_through_shared_prefixes_equal_the_plain_rewards():
 def test_rollout_chunk_size_does_not_change_a_draw(monkeypatch):
     """The CPU steps the roll-out rows in chunks of ``CPU_ROWS``; the uniforms are drawn row after row, so any
     chunk size gives the same completions, bit for bit."""
-    from langgan_bench.models import rollout
+    from langgan_bench.models.training import rollout
 
     torch.manual_seed(3)
     gen = LSTMGenerator(9, 7, GeneratorConfig(emb_dim=8, hidden_dim=16), eos_id=1, pad_id=0).eval()

@@ -4,10 +4,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from langgan_bench.core.config import check_temperature
 from langgan_bench.datasets.base import sequence_mask
-from langgan_bench.models import temperature as temperature_module
-from langgan_bench.models.generator import GeneratorConfig, LSTMGenerator
-from langgan_bench.models.temperature import BLOCK, check_temperature, inverse_cdf, log_probs, pick
+from langgan_bench.kernels import sampling as temperature_module
+from langgan_bench.kernels.sampling import BLOCK, inverse_cdf, log_probs, pick
+from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator
 
 
 def make(eos=None, pad=None, dropout=0.0, seed=0):
@@ -167,7 +168,7 @@ def test_softmax_nll_against_float64_with_weighted_rows_tiny_targets_and_padding
     """softmax_nll (models/softmax_nll.py) against a float64 log_softmax + gather: rows with their own upstream
     gradient (REINFORCE's rewards), targets whose probability underflows float32 (e^-150: their NLL from the
     log-softmax, not −log 0 = inf) and a padding word whose bias is -inf (never NaN), at T = 1 and T != 1."""
-    from langgan_bench.models.softmax_nll import softmax_nll
+    from langgan_bench.kernels.softmax_nll import softmax_nll
 
     torch.manual_seed(0)
     h, w, b = torch.randn(7, 5), torch.randn(11, 5), torch.randn(11)
@@ -192,8 +193,8 @@ def test_softmax_nll_against_float64_with_weighted_rows_tiny_targets_and_padding
 def test_fused_output_layer_matches_the_plain_log_softmax():
     """log_prob's fused output layer (models/softmax_nll.py) against log_softmax + gather, values and
     gradients (float32 rounding only), with and without EOS/padding, at T = 1 and T != 1."""
-    from langgan_bench.models.generator import log_prob_from_logits, nll_from_logits
-    from langgan_bench.sweep import SweepGenerator
+    from langgan_bench.harness.sweep import SweepGenerator
+    from langgan_bench.models.networks.generator import log_prob_from_logits, nll_from_logits
 
     for eos, pad in ((None, None), (1, 0)):
         gen = make(eos=eos, pad=pad)
@@ -219,7 +220,7 @@ def test_fused_output_layer_matches_the_plain_log_softmax():
 def test_softmax_nll_training_forward_in_blocks_of_rows_gives_the_same_bits(monkeypatch):
     """On one thread the training forward computes logits and softmax a block of rows at a time
     (``TRAIN_BLOCK_BYTES``): with 16-row blocks the NLL and the gradients equal those of one block."""
-    from langgan_bench.models import softmax_nll as module
+    from langgan_bench.kernels import softmax_nll as module
 
     torch.manual_seed(0)
     h, w, b = torch.randn(70, 8), torch.randn(300, 8), torch.randn(300)

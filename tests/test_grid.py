@@ -9,6 +9,7 @@ import signal
 import pytest
 
 from .conftest import ONE_THREAD, cli, cli_here, rows_of
+from .crash_site.sitecustomize import crash_env
 
 pytest.importorskip("distributed")
 
@@ -39,7 +40,7 @@ def test_dask_gives_the_local_rows_bitwise(local_grid, tmp_path):
 
 def test_a_killed_worker_is_retried_from_its_checkpoint(local_grid, tmp_path):
     marker = tmp_path / "killed-once"
-    env = {"LANGGAN_KILL_AFTER_STEPS": "20", "LANGGAN_KILL_ONCE_MARKER": str(marker)}
+    env = crash_env(20, once=marker)
     proc = cli(*GRID, *DASK, "--seeds", "0,1", "--out", str(tmp_path / "out"), env=env)
     assert proc.returncode == 0, proc.stderr
     assert marker.exists()  # a worker really died mid-cell

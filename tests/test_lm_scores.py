@@ -5,8 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from langgan_bench.datasets import load_dataset
-from langgan_bench.metrics import lm_score, reverse_lm_score
-from langgan_bench.metrics.lm import JUDGES, judge_lm
+from langgan_bench.metrics.lm import JUDGES, judge_lm, lm_score, reverse_lm_score
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import json
+import logging
 import os
 import re
 import shutil
@@ -23,13 +24,14 @@ from pathlib import Path
 
 import pytest
 
-from langgan_bench import cli, grid, space, sweep
-from langgan_bench.config import RunConfig
-from langgan_bench.errors import MachineFault
-from langgan_bench.models import TrainContext
-from langgan_bench.models.pretrained import PretrainedStore
-from langgan_bench.results import atomic_write_bytes
-from langgan_bench.storage import load_torch
+from langgan_bench import cli
+from langgan_bench.core.config import RunConfig
+from langgan_bench.core.errors import MachineFault
+from langgan_bench.core.files import atomic_write_bytes
+from langgan_bench.core.storage import load_torch
+from langgan_bench.harness import grid, space, sweep
+from langgan_bench.models.training.base import TrainContext
+from langgan_bench.models.training.pretrained import PretrainedStore
 
 from .conftest import rows_of
 from .fake_results import nll_curve, write_run
@@ -260,18 +262,18 @@ def test_a_cache_that_refuses_its_entry_costs_a_warning_not_the_run(reference, t
     assert values(out) == values(reference)
 
 
-def test_the_pretrained_store_degrades_to_not_cached(tmp_path, inject):
-    logged: list[str] = []
-    store = PretrainedStore(tmp_path / "pretrained", logged.append)
+def test_the_pretrained_store_degrades_to_not_cached(tmp_path, inject, caplog):
+    store = PretrainedStore(tmp_path / "pretrained", lambda msg: None)
     inject(Fault("*.lock", errno.EACCES, "create"), Fault("*.pt", errno.EDQUOT, "write"))
-    with store.claim("k") as entry:
-        assert entry is None
-        store.put("k", {"weights": {}, "progress": {}})
-    assert store.get("k") is None and not leftovers(tmp_path)
-    assert [w.split(": ", 2)[2] for w in logged] == [
-        f"cannot write {tmp_path / 'pretrained' / 'k.lock'}: permission denied (EACCES); going on without the "
-        "cache's lock",
-        f"cannot write {tmp_path / 'pretrained' / 'k.pt'}: disk quota exceeded (EDQUOT); going on without caching it",
+    trained = {"weights": {}, "progress": {}}
+    with caplog.at_level(logging.WARNING):
+        entry, reused = store.load_or_train("k", lambda: trained)
+    assert entry is trained and not reused and not (tmp_path / "pretrained" / "k.pt").exists()
+    assert not leftovers(tmp_path)
+    folder = tmp_path / "pretrained"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"cannot write {folder / 'k.lock'}: permission denied (EACCES); going on without the cache's lock",
+        f"cannot write {folder / 'k.pt'}: disk quota exceeded (EDQUOT); going on without caching it",
     ]
 
 

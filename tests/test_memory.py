@@ -1,4 +1,5 @@
-"""The glibc allocator tuning of memory.py happens at import of the package, whatever the entry point."""
+"""The glibc allocator tuning of core/memory.py: done by the entry points (the CLI, a bench worker, the test
+session), never by importing the package."""
 
 from __future__ import annotations
 
@@ -8,25 +9,30 @@ import sys
 
 import pytest
 
-import langgan_bench.memory as memory
+import langgan_bench.core.memory as memory
 
-PROBE = "import langgan_bench.memory as m; print(m.status)"
+PROBE = (
+    "import langgan_bench, langgan_bench.core.memory as m; print(m.status)\n"
+    "from langgan_bench.cli import main; main(['list', 'profiles']); print(m.status)"
+)
 
 
 def _status(env_extra: dict[str, str]) -> str:
     env = {k: v for k, v in os.environ.items() if k not in (*memory.USER_VARIABLES, "LANGGAN_MALLOC")}
     out = subprocess.run([sys.executable, "-c", PROBE], env={**env, **env_extra}, capture_output=True, text=True)
-    return out.stdout.strip()
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "not run", "importing the package tuned the allocator"
+    return lines[-1]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
-def test_import_tunes_glibc_malloc_unless_told_not_to() -> None:
+def test_the_cli_tunes_glibc_malloc_unless_told_not_to() -> None:
     assert _status({}) in ("mallopt", "not glibc")  # musl-based Linux has no mallopt to call
     assert _status({"LANGGAN_MALLOC": "default"}) == "off"
     assert _status({"MALLOC_TRIM_THRESHOLD_": "1000000"}) == "user"  # the user's own setting wins
 
 
-def test_this_process_was_tuned_at_import() -> None:
+def test_this_process_was_tuned_by_the_test_session() -> None:
     assert memory.status in ("mallopt", "user", "off", "not glibc")
 
 
@@ -34,7 +40,8 @@ def test_this_process_was_tuned_at_import() -> None:
 # one is mmap'ed and its pages faulted in again (~1 million faults); tuned, the first block's pages are reused.
 THREAD_PROBE = """
 import resource, threading
-import langgan_bench.memory
+import langgan_bench.core.memory
+langgan_bench.core.memory.tune_malloc()  # as an entry point does
 import torch
 def work():
     for _ in range(20):

@@ -6,10 +6,12 @@ import torch
 import torch.nn.functional as F
 
 from langgan_bench import __version__
+from langgan_bench.core.profiles import PROFILES
 from langgan_bench.datasets import load_dataset
-from langgan_bench.metrics import METRICS, EvalInputs, nll_oracle, nll_test
-from langgan_bench.models import MODELS, TrainContext
-from langgan_bench.profiles import PROFILES
+from langgan_bench.metrics import METRICS, EvalInputs
+from langgan_bench.metrics.nll import nll_oracle, nll_test
+from langgan_bench.models import MODELS
+from langgan_bench.models.training.base import TrainContext
 
 from .test_oracle import numpy_oracle_nll
 

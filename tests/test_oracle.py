@@ -95,9 +95,9 @@ def test_bad_parameter_shape_is_refused():
 def test_oracle_reference_rows_are_computed_once_and_cached(seqgan, monkeypatch, capsys):
     """The oracle's own rows (the floor of every oracle table) come from the cache after the first run; a
     damaged cache entry is recomputed, with a one-line warning, to the same values."""
+    from langgan_bench.core.profiles import PROFILES
+    from langgan_bench.harness.sweep import oracle_reference, oracle_reference_path
     from langgan_bench.metrics import METRICS
-    from langgan_bench.profiles import PROFILES
-    from langgan_bench.sweep import oracle_reference, oracle_reference_path
 
     ds = seqgan.limited(200, 100, 300)
     profile = PROFILES.get("tiny")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from langgan_bench.perf import bench_section
+from langgan_bench.harness.perf import bench_section
 
 
 def test_make_perf_lists_the_stored_runs_wall_times(tmp_path):

@@ -9,9 +9,10 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from langgan_bench import cli, grid, runner
-from langgan_bench.config import RunConfig
-from langgan_bench.errors import UserError
+from langgan_bench import cli
+from langgan_bench.core.config import RunConfig
+from langgan_bench.core.errors import UserError
+from langgan_bench.harness import grid, runner
 from langgan_bench.models import MODELS, plugins, resolve_model
 
 from .plugin_model import PluginMLE
@@ -31,14 +32,14 @@ def main(*argv: str) -> int:
 @pytest.fixture(autouse=True)
 def fresh_registry(monkeypatch):
     """Every test starts with only the built-in models and entry points not loaded yet, and leaves it so."""
-    saved = (dict(MODELS._items), dict(MODELS._broken), dict(plugins.SOURCES))
+    saved = (dict(MODELS._items), dict(MODELS._broken), dict(plugins.SOURCES), dict(MODELS._lazy))
     monkeypatch.setattr(MODELS, "_loaded", False)
     monkeypatch.setattr(plugins, "entry_points", lambda: [])
     MODELS._items = {n: c for n, c in saved[0].items() if n not in saved[2]}
     MODELS._broken.clear()
     plugins.SOURCES.clear()
     yield
-    MODELS._items, MODELS._broken = saved[0], saved[1]
+    MODELS._items, MODELS._broken, MODELS._lazy = saved[0], saved[1], saved[3]
     plugins.SOURCES.clear()
     plugins.SOURCES.update(saved[2])
 
@@ -72,12 +73,12 @@ def test_a_model_class_from_a_module_runs_end_to_end(tmp_path, capsys):
     [
         ("tests.no_such_module:X", "cannot import tests.no_such_module (ModuleNotFoundError"),
         ("tests.plugin_model:Nope", "module tests.plugin_model has no attribute 'Nope'"),
-        ("tests.plugin_model:NOT_A_MODEL", "is not a subclass of langgan_bench.models.base.Model"),
+        ("tests.plugin_model:NOT_A_MODEL", "is not a subclass of langgan_bench.models.training.base.Model"),
         ("tests.plugin_model:Unnamed", "its name 'mle' clashes with the built-in model"),
         ("tests.plugin_model:BadName", "has no usable `name` ('../escape')"),
         ("tests.plugin_model:", "expected package.module:ClassName"),
         ("tests.plugin-model:PluginMLE", "expected package.module:ClassName"),
-        ("langgan_bench.models.base:Model", "is abstract"),
+        ("langgan_bench.models.training.base:Model", "is abstract"),
     ],
 )
 def test_bad_specs_are_one_line_and_exit_2(spec, message, tmp_path, capsys):

@@ -5,12 +5,14 @@ Through the CLI (runs recording what they reused): tests/test_gans.py."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 import torch
 
-from langgan_bench.models import MODELS, TrainContext
-from langgan_bench.models.pretrained import PretrainedStore, pretrain_key
+from langgan_bench.models import MODELS
+from langgan_bench.models.training.base import TrainContext
+from langgan_bench.models.training.pretrained import PretrainedStore, pretrain_key
 from langgan_bench.testing import CPU, build, toy_dataset, weights
 
 
@@ -78,13 +80,14 @@ def test_the_key_covers_what_determines_the_weights(ds):
     assert len(set(other.values())) == len(other)
 
 
-def test_a_damaged_entry_is_trained_again_with_a_warning(ds, plain, tmp_path):
+def test_a_damaged_entry_is_trained_again_with_a_warning(ds, plain, tmp_path, caplog):
     store = PretrainedStore(tmp_path, print)
     fit("seqgan", ds, store)
     (entry,) = tmp_path.glob("*.pt")
     entry.write_bytes(entry.read_bytes()[:100])
-    lines: list[str] = []
-    model, summary = fit("seqgan", ds, PretrainedStore(tmp_path, lines.append))
+    with caplog.at_level(logging.WARNING, logger="langgan_bench"):
+        model, summary = fit("seqgan", ds, PretrainedStore(tmp_path, print))
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert summary.pretrained["reused"] is False
     assert any("is damaged" in line and "pre-training again" in line for line in lines), lines
     assert same(model, plain["seqgan"][0])

@@ -1,11 +1,11 @@
 import pytest
 
+from langgan_bench.core.errors import UserError
+from langgan_bench.core.profiles import PROFILES
+from langgan_bench.core.registry import Registry
 from langgan_bench.datasets import DATASETS
-from langgan_bench.errors import UserError
 from langgan_bench.metrics import METRICS
 from langgan_bench.models import MODELS
-from langgan_bench.profiles import PROFILES
-from langgan_bench.registry import Registry
 
 
 def test_duplicate_name_is_an_error():

@@ -13,6 +13,7 @@ import dataclasses
 import fcntl
 import io
 import json
+import logging
 import os
 import pathlib
 import shutil
@@ -27,13 +28,16 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from langgan_bench import cli, runner
+from langgan_bench import cli
+from langgan_bench.core.cache import load_or_build
+from langgan_bench.core.errors import Damaged, UserError
+from langgan_bench.core.storage import load_npz, load_torch
 from langgan_bench.datasets import files
-from langgan_bench.errors import UserError
-from langgan_bench.models import TrainContext
-from langgan_bench.storage import Damaged, cached, load_npz, load_torch
+from langgan_bench.harness import runner
+from langgan_bench.models.training.base import TrainContext
 
 from .conftest import REPO, rows_of
+from .crash_site.sitecustomize import crash_after
 
 RUN = ("run", "--model", "mle", "--dataset", "oracle", "--profile", "tiny", "--temperatures", "1")
 # one epoch of 8 steps: the cheapest training that can still be interrupted (and resumed) in the middle
@@ -145,18 +149,17 @@ def test_crafted_checkpoint_runs_nothing(reference, tmp_path, capsys):
     assert not marker.exists()
 
 
-def test_a_damaged_last_checkpoint_resumes_from_the_previous_one(tmp_path):
-    logged: list[str] = []
-    ctx = TrainContext(
-        device=torch.device("cpu"), seed=0, checkpoint_path=tmp_path / "checkpoint.pt", log=logged.append
-    )
+def test_a_damaged_last_checkpoint_resumes_from_the_previous_one(tmp_path, caplog):
+    ctx = TrainContext(device=torch.device("cpu"), seed=0, checkpoint_path=tmp_path / "checkpoint.pt")
     ctx.steps = 1
     ctx.save({"w": torch.zeros(3)})
     ctx.steps = 2
     ctx.save({"w": torch.ones(3)})  # the first one is kept as checkpoint.prev.pt
     truncate(tmp_path / "checkpoint.pt")
     resumed = dataclasses.replace(ctx, resume=True, steps=0)
-    state = resumed.restore()
+    with caplog.at_level(logging.WARNING, logger="langgan_bench"):  # (a warning: shown even with --quiet)
+        state = resumed.restore()
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert state is not None and torch.equal(state["w"], torch.zeros(3)) and resumed.steps == 1
     assert len(logged) == 1 and "checkpoint.pt is damaged" in logged[0] and "checkpoint.prev.pt" in logged[0]
 
@@ -211,7 +214,7 @@ CACHE_DAMAGE = {
 
 @pytest.mark.parametrize("damage", CACHE_DAMAGE)
 @pytest.mark.parametrize("kind", ["synthetic splits", "judge LM", "FED statistics"])
-def test_damaged_caches_are_detected(kind, damage, tmp_path):
+def test_damaged_caches_are_detected(kind, damage, tmp_path, caplog):
     from langgan_bench.datasets.oracle import load_splits
     from langgan_bench.metrics.fed import load_stats
 
@@ -231,8 +234,9 @@ def test_damaged_caches_are_detected(kind, damage, tmp_path):
     CACHE_DAMAGE[damage](path)
     with pytest.raises(Damaged):
         load(path)
-    warnings: list[str] = []
-    assert cached(path, load, lambda: "rebuilt", warnings.append) == "rebuilt"
+    with caplog.at_level(logging.WARNING, logger="langgan_bench"):
+        assert load_or_build(path, load, lambda: "rebuilt", lambda value, p: None) == "rebuilt"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "rebuilding" in warnings[0] and not path.exists()
 
 
@@ -255,9 +259,10 @@ def test_crafted_cache_files_run_nothing(tmp_path):
 def test_sigint_then_sigterm_stop_cleanly_and_resume_gives_the_same_rows(reference, tmp_path, monkeypatch, capsys):
     out = tmp_path / "results"
     args = (*RUN, *SHORT, "--out", str(out), "--checkpoint-every", "0")
+    original = TrainContext.step_done
     for sig, code, after, resume in (("INT", 130, 3, ()), ("TERM", 143, 6, ("--resume",))):
-        monkeypatch.setenv("LANGGAN_KILL_AFTER_STEPS", str(after))  # in the middle of the epoch
-        monkeypatch.setenv("LANGGAN_KILL_SIGNAL", sig)
+        monkeypatch.setattr(TrainContext, "step_done", original)  # (and back after the test)
+        crash_after(after, sig)  # in the middle of the epoch
         assert main(*args, *resume) == code
         err = capsys.readouterr().err
         assert "Traceback" not in err
@@ -267,7 +272,7 @@ def test_sigint_then_sigterm_stop_cleanly_and_resume_gives_the_same_rows(referen
         (run_dir,) = (out / "runs").iterdir()
         assert json.loads((run_dir / "config.json").read_text())["status"] == "interrupted"
         assert not rows_of(out)
-    monkeypatch.delenv("LANGGAN_KILL_AFTER_STEPS")
+    monkeypatch.setattr(TrainContext, "step_done", original)
     assert main(*args, "--resume") == 0
     assert values(rows_of(out)) == values(rows_of(reference.parents[1]))
 

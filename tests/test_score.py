@@ -3,7 +3,7 @@
 import json
 
 from langgan_bench.datasets.text import read_lines, tokenize
-from langgan_bench.metrics import bleu, self_bleu
+from langgan_bench.metrics.bleu import bleu, self_bleu
 
 from .conftest import cli, cli_here
 

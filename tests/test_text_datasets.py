@@ -5,11 +5,11 @@ import shutil
 import pytest
 import torch
 
-from langgan_bench.datasets import load_dataset
+from langgan_bench.core.errors import UserError
+from langgan_bench.datasets import load_dataset, sources
 from langgan_bench.datasets import text as text_mod
 from langgan_bench.datasets.files import RemoteFile, git_blob_of
 from langgan_bench.datasets.text import EOS, PAD, UNK, build_vocab, read_lines
-from langgan_bench.errors import UserError
 
 from .http_server import serve
 
@@ -96,11 +96,11 @@ def test_emnlp_download_is_checked_by_git_blob(tmp_path, data_dir, monkeypatch):
             "emnlp_news", "emnlp_news.txt", "http://unused.invalid", git_blob=git_blob_of(served / "emnlp_news.txt")
         )
         monkeypatch.setattr(
-            text_mod,
+            sources,
             "EMNLP2017",
-            text_mod.EMNLP2017.__class__(**{**text_mod.EMNLP2017.__dict__, "train": fake, "valid_size": 500}),
+            sources.EMNLP2017.__class__(**{**sources.EMNLP2017.__dict__, "train": fake, "valid_size": 500}),
         )
-        ds = text_mod.build_text(text_mod.EMNLP2017, local)
+        ds = text_mod.build_text(sources.EMNLP2017, local)
     assert (len(ds.train), len(ds.valid), len(ds.test)) == (2500, 500, 10000)
     assert ds.tokenizer == "whitespace" and ds.max_len >= 49
     assert (tmp_path / "cache" / "emnlp_news" / "emnlp_news.txt").is_file()

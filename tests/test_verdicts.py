@@ -14,11 +14,10 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import langgan_bench
-from langgan_bench.errors import UserError
-from langgan_bench.report import build_report, md_escape
-from langgan_bench.results import load_results
-from langgan_bench.stats import per_seed, summarize, t_interval
-from langgan_bench.verdicts import (
+from langgan_bench.analysis.report import build_report, md_escape
+from langgan_bench.analysis.rows import load_results
+from langgan_bench.analysis.stats import per_seed, summarize, t_interval
+from langgan_bench.analysis.verdicts import (
     COMPARED,
     DIVERGED,
     GAN_BETTER,
@@ -37,6 +36,7 @@ from langgan_bench.verdicts import (
     outside,
     verdicts,
 )
+from langgan_bench.core.errors import UserError
 
 from .fake_results import GRID, nll_curve, write_run
 
@@ -433,7 +433,7 @@ def test_damaged_rows_are_left_out_with_a_warning(tmp_path, damage, why):
     assert len(warnings) == 1 and why in warnings[0] and str(bad) in warnings[0]
     assert not list(tmp_path.parent.glob("x*")) and not (tmp_path / "x").exists()
     with pytest.raises(UserError, match=why):
-        langgan_bench.results.read_results(tmp_path)  # strict reading refuses it
+        langgan_bench.analysis.rows.read_results(tmp_path)  # strict reading refuses it
 
 
 def test_report_folder_problems_are_one_line_errors(tmp_path):

@@ -14,11 +14,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from langgan_bench.errors import MachineFault, UserError, is_fault
+from langgan_bench.core.cache import cache_dir
+from langgan_bench.core.errors import MachineFault, UserError, is_fault
 
 #: Environment variables a user can set (documented in the README).
 ENV_DATA = "LANGGAN_DATA"  # a folder laid out like ../shared/data, for machines without network
-ENV_CACHE = "LANGGAN_CACHE"  # where downloads and generated synthetic data are cached
 ENV_MIRROR = "LANGGAN_MIRROR"  # a base URL serving files as <folder>/<name> instead of their origin
 
 
@@ -47,16 +47,6 @@ def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path | None:
         source = "--data-dir" if explicit not in (None, "") else ENV_DATA
         raise UserError(f"data folder {path} (from {source}) does not exist or is not a folder")
     return path
-
-
-def cache_dir() -> Path:
-    """The per-user cache (``LANGGAN_CACHE`` overrides the platform default)."""
-    raw = os.environ.get(ENV_CACHE)
-    if raw:
-        return Path(raw).expanduser()
-    import pooch
-
-    return Path(pooch.os_cache("langgan-bench"))
 
 
 def sha256_of(path: Path) -> str:

@@ -13,19 +13,21 @@ sequence has exactly 20 tokens (no end-of-sentence token).
 from __future__ import annotations
 
 import io
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from langgan_bench.core.cache import cache_dir, load_or_build
+from langgan_bench.core.errors import Damaged
+from langgan_bench.core.files import atomic_write_bytes
+from langgan_bench.core.storage import load_npz
 from langgan_bench.datasets.base import Dataset, Vocab, hash_arrays
-from langgan_bench.datasets.files import RemoteFile, cache_dir, locate
-from langgan_bench.models.softmax_nll import target_log_probs
-from langgan_bench.models.temperature import pick, scoring_temperature
-from langgan_bench.results import atomic_write_bytes
-from langgan_bench.storage import Damaged, cache_write, cached, load_npz
+from langgan_bench.datasets.files import locate
+from langgan_bench.datasets.sources import DATA_SEED, GENERATION_VERSION, SEQGAN_FILES
+from langgan_bench.kernels.sampling import pick, scoring_temperature
+from langgan_bench.kernels.softmax_nll import target_log_probs
 
 VOCAB_SIZE = 5000
 EMB_DIM = 32
@@ -34,10 +36,6 @@ SEQ_LEN = 20
 START_TOKEN = 0
 #: Split sizes of both synthetic datasets.
 SPLIT_SIZES = {"train": 10_000, "valid": 5_000, "test": 10_000}
-#: The seed of the synthetic data (and of the seeded oracle's parameters). Fixed: it defines the benchmark.
-DATA_SEED = 2017
-#: Bump when the generation procedure changes (it is part of the cache key and the content hash).
-GENERATION_VERSION = "oracle-data-v1"
 
 PARAM_SHAPES: dict[str, tuple[int, ...]] = {
     "embedding": (VOCAB_SIZE, EMB_DIM),
@@ -47,34 +45,6 @@ PARAM_SHAPES: dict[str, tuple[int, ...]] = {
     "wo": (HIDDEN_DIM, VOCAB_SIZE),
     "bo": (VOCAB_SIZE,),
 }
-
-_GFS_COMMIT = "e6be915b1aed7843d83f7d543bfb8de9f3d3461f"
-_GFS_URL = (
-    f"https://raw.githubusercontent.com/pclucas14/GansFallingShort/{_GFS_COMMIT}"
-    "/synthetic_data_experiments/oracle_params/{name}.npz"
-)
-#: sha256 of each canonical SeqGAN oracle file, from ../shared/data/seqgan_oracle/SOURCE.md.
-SEQGAN_SHA256 = {
-    "bc": "71102ad0da50dd36eeabb2afa5949138d35ce6d3ab31092dbe5876cc658f5381",
-    "bf": "9b8af49056f2271303c8d6e86fc838ce58535c44e2f58cf093e55564afc83be4",
-    "bi": "771dc14a87413f142304a44ba32584aac36c31b6ea77d83f0ad4b824895ec4ba",
-    "bo": "dd4e5cfa70a4199fe4ba7afdf0de665837f4cfcb912c616f820debd2fbbab790",
-    "bog": "59e8bfbe03fc47722c92d17725738b1cf31796f400550031985d2cfc406f38db",
-    "embedding": "e41f8af7c573f8a1879b18396425d2d19efac559234a9c1109083d921edb3925",
-    "uc": "77abdbce8bb1f17fb4907e59e8a17b360562885e5bc017bd6e78b6744f42b012",
-    "uf": "22bc3d7157ee813da900ba40badd112063aaf48f55789f2f8cb972651dbc00df",
-    "ui": "0557754cb2d0402fd755cea8933e83707edb30092f0a38ebc5544d9e7e3caca8",
-    "uog": "0accb868a6367a2b78bcc72963a68e38b898beec77fcb5db2e4f9c95ac53539d",
-    "wc": "779e970a494c4f8a8f1e0c6b39d6d5319dbc274c0806852a03b69c0ab544752e",
-    "wf": "07a55ac9d573b5810724bc8e6e07446f1296245d5ff98702c144e2178beeda4f",
-    "wi": "ac4b27367b0b807af02bff5ca773d88aff8e62e4aa21e02b1a7f1febf0d69a2b",
-    "wo": "a5f8fae3250fcd9cc7cd688c5605af56eb2c5d9efe745ccff7ce56f6d9a974bd",
-    "wog": "7abf4a8b206e35b6e712706db110b5d7a04ee144f8d3ba64ad8c09549d2d94e2",
-}
-SEQGAN_FILES = tuple(
-    RemoteFile(folder="seqgan_oracle", name=f"{k}.npz", url=_GFS_URL.format(name=k), sha256=v)
-    for k, v in sorted(SEQGAN_SHA256.items())
-)
 
 
 def _cell(z: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -218,13 +188,8 @@ def build_synthetic(name: str, description: str, params: dict[str, np.ndarray]) 
     params_hash = hash_arrays(*(np.asarray(params[k], dtype=np.float32) for k in PARAM_SHAPES))
     cache = cache_dir() / "synthetic" / f"{name}-{params_hash[:16]}-{GENERATION_VERSION}-seed{DATA_SEED}.npz"
 
-    def build() -> dict[str, np.ndarray]:
-        drawn = _draw_disjoint(oracle, DATA_SEED)
-        cache_write(lambda: _atomic_savez(cache, drawn), cache, _warn)
-        return drawn
-
-    # a damaged cache entry (truncated, corrupted, not our arrays) is regenerated with a one-line warning
-    splits = cached(cache, load_splits, build, _warn)
+    # a damaged entry is regenerated, with a warning
+    splits = load_or_build(cache, load_splits, lambda: _draw_disjoint(oracle, DATA_SEED), _savez)
     content_hash = hash_arrays(GENERATION_VERSION, params_hash, *(splits[k] for k in SPLIT_SIZES))
     return Dataset(
         name=name,
@@ -250,11 +215,7 @@ def load_splits(path: Path) -> dict[str, np.ndarray]:
     return splits
 
 
-def _warn(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def _savez(arrays: dict[str, np.ndarray], path: Path) -> None:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())

@@ -15,21 +15,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from langgan_bench.core.errors import UserError
 from langgan_bench.datasets.base import Dataset, Vocab, hash_arrays
-from langgan_bench.datasets.files import RemoteFile, locate
-from langgan_bench.errors import UserError
+from langgan_bench.datasets.files import locate
+from langgan_bench.datasets.sources import VALID_SEED, TextSource
 
 SPECIALS = ("<pad>", "<eos>", "<unk>")
 PAD, EOS, UNK = 0, 1, 2
-VALID_SEED = 2017  # the valid split is a seeded random subset of the training file
-
-_TEXYGEN = "https://raw.githubusercontent.com/geek-ai/Texygen/3104e22ac75f3cc2070da2bf5e2da6d2bef149ad/data"
 
 
 def _tok_13a() -> Callable[[str], list[str]]:
@@ -45,64 +42,6 @@ def _tok_whitespace() -> Callable[[str], list[str]]:
 
 #: name -> factory of a function str -> tokens; the name appears in signatures as ``tok:<name>``.
 TOKENIZERS: dict[str, Callable[[], Callable[[str], list[str]]]] = {"13a": _tok_13a, "whitespace": _tok_whitespace}
-
-
-@dataclass(frozen=True)
-class TextSource:
-    """Where a text benchmark's files come from and how they are read."""
-
-    name: str
-    description: str
-    train: RemoteFile
-    test: RemoteFile
-    tokenizer: str
-    valid_size: int
-    hint: str  # what to tell a user whose data is missing
-
-
-COCO = TextSource(
-    name="coco",
-    description="Image COCO captions (Texygen preprocessing), 13a-tokenized, case kept",
-    train=RemoteFile(
-        "image_coco",
-        "image_coco.txt",
-        f"{_TEXYGEN}/image_coco.txt",
-        sha256="2c0fd1f0f43aac6a9dc3926a535516ccf395de535e15ac1fd17cd569420736f5",
-    ),
-    test=RemoteFile(
-        "image_coco",
-        "test_coco.txt",
-        f"{_TEXYGEN}/testdata/test_coco.txt",
-        sha256="72e25c9fb4d2cd43182ac602c92f6ffc377762147f9709572943b0b09174bcae",
-    ),
-    tokenizer="13a",
-    valid_size=1_000,
-    hint="",
-)
-
-EMNLP2017 = TextSource(
-    name="emnlp2017",
-    description="EMNLP2017 WMT News (Texygen preprocessing), already tokenized: whitespace split, case kept",
-    train=RemoteFile(
-        "emnlp_news",
-        "emnlp_news.txt",
-        f"{_TEXYGEN}/emnlp_news.txt",
-        git_blob="538653e5f946b6f76e2b729c5aaa7507152354a3",
-    ),
-    test=RemoteFile(
-        "emnlp_news",
-        "test_emnlp.txt",
-        f"{_TEXYGEN}/testdata/test_emnlp.txt",
-        sha256="03c646d08f766f4140443db4419b1f0ee292bc0db514208873e9f2e166b95bd2",
-    ),
-    tokenizer="whitespace",
-    valid_size=10_000,
-    hint=(
-        "emnlp2017 needs its training file emnlp_news.txt (~270k sentences, git blob 538653e5f946b6f7), "
-        "which is not shipped with the shared data: run `langgan-bench data fetch emnlp2017` on a machine "
-        "with network access, or put the file at $LANGGAN_DATA/emnlp_news/emnlp_news.txt"
-    ),
-)
 
 
 def read_lines(path: Path, what: str | None = None) -> list[str]:

@@ -1,0 +1,488 @@
+"""The report, rebuilt from the stored result rows only (plus each run's samples and config for display).
+
+``build_report`` writes, into the report folder: ``verdicts.csv`` (the matched-diversity verdicts, see
+verdicts.py), ``verdict_points.csv`` (Δ at every GAN temperature), ``leaderboard.csv`` (every cell: mean,
+95% half-width, n over seeds), one PNG per figure, ``report.md`` and ``report.html`` (the same content; the
+HTML is one self-contained file with its figures inlined). Every value that comes from a file is escaped.
+Numbers with different signatures never share a column: a metric with several signatures in one group gets a
+column per signature, each in the signature legend.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+import logging
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from langgan_bench.analysis.plots import PLOTS, curves, draw
+from langgan_bench.analysis.published import published_beside
+from langgan_bench.analysis.rows import ORACLE_MODEL, RUNS_DIR, load_results, read_failures
+from langgan_bench.analysis.stats import per_seed, summarize
+from langgan_bench.analysis.verdicts import BASELINE, verdicts
+from langgan_bench.core.errors import UserError
+from langgan_bench.core.files import atomic_write_text, ensure_writable, is_safe_name
+from langgan_bench.metrics import METRICS
+
+LOG = logging.getLogger(__name__)
+REPORT_DIR = "report"
+SAMPLE_TEMPERATURES = (0.7, 1.0, 1.5)
+SAMPLES_PER_MODEL = 5
+MAX_SAMPLE_CHARS = 400
+
+Block = tuple[str, object]  # ("h1"|"h2"|"h3"|"p", text) | ("table", (header, rows)) | ("img", (alt, path))
+
+
+# --- formatting ---------------------------------------------------------------------------------------
+
+
+def fmt(mean: float, hw: float = math.nan, digits: int = 4) -> str:
+    """``mean ± half-width``; just the mean when there is no interval (one seed)."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return ""
+    return f"{mean:.{digits}f}" + ("" if hw is None or math.isnan(hw) else f" ± {hw:.{digits}f}")
+
+
+def fmt_t(t: float) -> str:
+    return "—" if math.isnan(t) else ("greedy (0)" if t == 0 else f"{t:g}")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Direction of a metric value's name (``bleu-5`` is the registered ``bleu`` at order 5)."""
+    name = metric if metric in METRICS else metric.rsplit("-", 1)[0]
+    return METRICS.get(name).lower_is_better if name in METRICS else True
+
+
+def columns(cells: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(label, metric, signature) per column of a group; a metric with several signatures gets numbered labels."""
+    out = []
+    values = cells[cells.metric != "diverged_at_step"]
+    for metric, g in values.groupby("metric", sort=True):
+        sigs = sorted(g.signature.unique())
+        out += [(metric if len(sigs) == 1 else f"{metric} [{i}]", metric, s) for i, s in enumerate(sigs, 1)]
+    return out
+
+
+# --- sections ----------------------------------------------------------------------------------------
+
+
+def verdict_blocks(table: pd.DataFrame) -> list[Block]:
+    blocks: list[Block] = [
+        ("h2", "Verdicts: does a GAN beat MLE with a tuned temperature at matched diversity?"),
+        (
+            "p",
+            "MLE may use any temperature of its sweep, so each GAN point is compared with MLE's frontier: "
+            "Q*(d), the best quality MLE's curve (same seed, dataset and signatures; adjacent temperatures "
+            "joined by straight lines) reaches at a diversity at least as good as the GAN's, and Δ = Q*(d) − "
+            "quality(GAN), signed so that Δ > 0 means MLE is better. 'MLE dominates': the 95% interval of Δ "
+            "over seeds is above 0 at every GAN point; 'GAN better somewhere': below 0 at some point (named); "
+            "'within noise': otherwise. A point more diverse than every MLE point, or less diverse than every "
+            "MLE point and better than all of them, is outside MLE's range (the end is named) and never "
+            "extrapolated: no MLE point beats it, so where MLE is better at every other point the verdict is "
+            "'outside MLE's range' until MLE's sweep is widened. Greedy points (T = 0) are not judged. The "
+            "frontier gap is the mean Δ over the compared points and ranks the GANs (smallest first). "
+            "'Closest point' is where the GAN comes closest to MLE's frontier; every point is in "
+            "verdict_points.csv. FED has no diversity partner: "
+            "each model is taken at its own best temperature (listed per seed).",
+        ),
+    ]
+    if table.empty:
+        blocks.append(("p", "No verdict: the results hold no GAN and MLE pair on a common dataset."))
+        return blocks
+    rows = []
+    for r in table.itertuples(index=False):
+        verdict = r.verdict + (f" ({r.better_at})" if isinstance(r.better_at, str) and r.better_at else "")
+        has = isinstance(r.closest_T, str) and r.closest_T != ""
+        gan = f"T={r.closest_T}: {fmt(r.gan_quality, r.gan_quality_hw)}" if has else ""
+        if has and not math.isnan(r.gan_diversity):
+            gan += f" @ {fmt(r.gan_diversity, r.gan_diversity_hw)}"
+        mle = f"T={r.mle_T}: {fmt(r.mle_quality, r.mle_quality_hw)}" if has else ""
+        diverged = f" (+{r.diverged_seeds} diverged)" if r.diverged_seeds else ""
+        where = f" ({r.outside_at})" if isinstance(r.outside_at, str) and r.outside_at else ""
+        rows.append(
+            [
+                f"{r.dataset} ({r.profile})",
+                r.gan,
+                r.pair,
+                verdict,
+                f"{_int(r.n_seeds) or 0}{diverged}",
+                fmt(r.frontier_gap, r.frontier_gap_hw),
+                gan,
+                mle,
+                fmt(r.delta, r.delta_hw),
+                f"{_int(r.points_compared)} / {_int(r.points_outside)}{where}",
+            ]
+        )
+    header = ["dataset", "GAN", "quality @ diversity", "verdict", "seeds", "frontier gap (mean Δ)",
+              "GAN closest point", "MLE frontier there", "Δ there", "compared / outside"]  # fmt: skip
+    blocks.append(("table", (header, rows)))
+    if (table.n_seeds == 1).any():
+        blocks.append(("p", "With one seed there is no confidence interval, so no verdict: run more seeds."))
+    return blocks
+
+
+def _int(x: object) -> str:
+    return "" if pd.isna(x) else str(int(x))  # type: ignore[call-overload]
+
+
+def leaderboard_blocks(cells: pd.DataFrame) -> list[Block]:
+    """At T = 1 and at each model's best temperature per metric, mean ± 95% half-width with n."""
+    cols = columns(cells)
+    models = sorted(cells.model.unique(), key=lambda m: (m != ORACLE_MODEL, m != BASELINE, m))
+    index = {(r.model, r.temperature, r.metric, r.signature): r for r in cells.itertuples(index=False)}
+    diverged = cells[cells.metric == "diverged_at_step"].set_index("model")
+    header = ["model", "seeds", *(lab for lab, _, _ in cols)]
+
+    def seeds_of(model: str) -> str:
+        ns = cells.loc[(cells.model == model) & (cells.metric != "diverged_at_step"), "n"]
+        text = str(int(ns.max())) if len(ns) else "0"
+        if model in diverged.index:
+            d = diverged.loc[[model]].iloc[0]
+            text += f" (+{int(d.n)} diverged at step {d['mean']:.0f})"
+        return text
+
+    at_one = []
+    for m in models:
+        row = [m, seeds_of(m)]
+        for _, metric, sig in cols:
+            c = index.get((m, 1.0, metric, sig))
+            row.append(fmt(c.mean, c.half_width) if c is not None else "")
+        at_one.append(row)
+    best = []
+    for m in models:
+        row = [m, seeds_of(m)]
+        for _, metric, sig in cols:
+            sub = cells[(cells.model == m) & (cells.metric == metric) & (cells.signature == sig)]
+            sub = sub[sub.temperature.notna()]
+            if sub.empty:
+                row.append("")
+                continue
+            c = sub.loc[sub["mean"].idxmin() if lower_is_better(metric) else sub["mean"].idxmax()]
+            row.append(f"{fmt(c['mean'], c['half_width'])} (T={fmt_t(c['temperature'])})")
+        best.append(row)
+    return [
+        ("h3", "Leaderboard at T = 1.0 (mean ± 95% CI half-width over seeds)"),
+        ("table", (header, at_one)),
+        ("h3", "Leaderboard at each model's best temperature, per metric"),
+        ("table", (header, best)),
+    ]
+
+
+def sweep_blocks(cells: pd.DataFrame) -> list[Block]:
+    cols = columns(cells)
+    index = {(r.model, r.temperature, r.metric, r.signature): r for r in cells.itertuples(index=False)}
+    rows = []
+    for (m, t), _ in cells[cells.temperature.notna()].groupby(["model", "temperature"], sort=True):
+        vals = [index.get((m, t, metric, sig)) for _, metric, sig in cols]
+        rows.append([m, fmt_t(t), *(fmt(c.mean, c.half_width) if c is not None else "" for c in vals)])
+    return [
+        ("h3", "Temperature sweep (mean ± 95% CI half-width over seeds)"),
+        ("table", (["model", "T", *(lab for lab, _, _ in cols)], rows)),
+    ]
+
+
+def figure_blocks(cells: pd.DataFrame, dataset: str, profile: str, out_dir: Path) -> tuple[list[Block], list[Path]]:
+    blocks: list[Block] = []
+    written = []
+    for spec in PLOTS:
+        found = curves(cells, spec)
+        for i, (x_sig, y_sig, points) in enumerate(found, start=1):
+            suffix = "" if len(found) == 1 else f"-{i}"
+            path = _inside(out_dir, f"{dataset}-{profile}-{spec.name}{suffix}.png")
+            title = f"{dataset} ({profile}): {spec.title}" + (f" [{i}]" if suffix else "")
+            draw(points, spec, title, path)
+            blocks.append(("img", (f"{spec.y} against {spec.x}{suffix}", path)))
+            if suffix:  # several signatures: say which numbers this figure holds
+                blocks.append(("p", f"Figure [{i}]: {spec.y} = {y_sig}" + (f"; {spec.x} = {x_sig}" if x_sig else "")))
+            written.append(path)
+    return blocks, written
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """``folder / name``, refusing any name that would leave the folder."""
+    path = folder / name
+    if path.resolve().parent != folder.resolve() or not is_safe_name(name):
+        raise UserError(f"refusing to write {name!r} outside the report folder {folder}")
+    return path
+
+
+def sample_blocks(df: pd.DataFrame, results_dir: Path) -> list[Block]:
+    """A few decoded samples per model (its lowest seed's run) at a few temperatures, from the stored files."""
+    rows = []
+    runs = df[df.model != ORACLE_MODEL].sort_values(["model", "seed"]).drop_duplicates("model")
+    for r in runs.itertuples(index=False):
+        for t in SAMPLE_TEMPERATURES:
+            for i, line in enumerate(_read_samples(results_dir, r.run_id, t)):
+                rows.append([r.model if i == 0 else "", f"{t:g}" if i == 0 else "", line])
+    if not rows:
+        return []
+    return [
+        ("h3", f"Samples (seed {int(runs.seed.min())}, first {SAMPLES_PER_MODEL})"),
+        ("table", (["model", "T", "sample"], rows)),
+    ]
+
+
+def _read_samples(results_dir: Path, run_id: str, t: float) -> list[str]:
+    path = results_dir / RUNS_DIR / run_id / "samples" / f"T{t:g}.txt"
+    if not is_safe_name(run_id) or not path.is_file():
+        return []
+    with open(path, "rb") as f:
+        head = f.read(64 * 1024).decode("utf-8", errors="replace")
+    return [line[:MAX_SAMPLE_CHARS] for line in head.splitlines()[:SAMPLES_PER_MODEL]]
+
+
+def run_record(results_dir: Path, run_id: str) -> dict:
+    """A run's config.json for display (device, threads, wall time); {} when absent or unreadable."""
+    path = results_dir / RUNS_DIR / run_id / "config.json"
+    try:
+        if not is_safe_name(run_id) or path.stat().st_size > 2**20:
+            return {}
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return record if isinstance(record, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def wall_seconds(record: dict) -> float | None:
+    """A run record's wall time (started to finished), None for an unfinished or damaged record."""
+    try:
+        return (
+            dt.datetime.fromisoformat(record["finished"]) - dt.datetime.fromisoformat(record["started"])
+        ).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def environment_blocks(df: pd.DataFrame, results_dir: Path) -> list[Block]:
+    rows = []
+    runs = df[df.model != ORACLE_MODEL].drop_duplicates("run_id").sort_values(["dataset", "profile", "model", "seed"])
+    records = {rid: run_record(results_dir, rid) for rid in runs.run_id}
+    for r in runs.itertuples(index=False):
+        rec = records[r.run_id]
+        seconds = wall_seconds(rec)
+        wall = "" if seconds is None else f"{seconds:.0f}s"
+        train = rec.get("training", {}) if isinstance(rec.get("training"), dict) else {}
+        train_s = train.get("train_seconds")
+        rows.append(
+            [
+                r.run_id,
+                r.model,
+                str(r.seed),
+                str(rec.get("device", "")),
+                str(rec.get("threads", "")),
+                f"{train_s:.0f}s" if isinstance(train_s, (int, float)) else "",
+                wall,
+                str(rec.get("status", "")),
+                r.git_commit,
+                f"{r.version} / torch {rec.get('torch', '?')} / python {rec.get('python', '?')}",
+            ]
+        )
+    header = ["run", "model", "seed", "device", "threads", "training", "wall", "status", "git commit", "versions"]
+    platforms = sorted({str(rec.get("platform", "")) for rec in records.values()} - {""})
+    blocks: list[Block] = [("h2", "Environment"), ("table", (header, rows))]
+    if platforms:
+        blocks.append(("p", "Platform: " + "; ".join(platforms)))
+    return blocks
+
+
+def failure_blocks(results_dir: Path) -> list[Block]:
+    failed = read_failures(results_dir)
+    if not failed:
+        return []
+    rows = [[f.get("dataset", ""), f.get("model", ""), f.get("seed", ""), f.get("error", "")] for f in failed]
+    return [
+        ("h2", "Failed cells (last bench)"),
+        ("p", "These cells of the last bench failed and have no rows; the rest of the report is without them."),
+        ("table", (["dataset", "model", "seed", "reason"], rows)),
+    ]
+
+
+def signature_blocks(cells: pd.DataFrame) -> list[Block]:
+    rows = []
+    for (dataset, profile), group in cells.groupby(["dataset", "profile"], sort=True):
+        rows += [[f"{dataset} ({profile})", lab, sig] for lab, _, sig in columns(group)]
+    return [("h2", "Signatures"), ("table", (["dataset", "column", "signature"], rows))]
+
+
+def published_blocks(cells: pd.DataFrame) -> list[Block]:
+    table = published_beside(cells)
+    blocks: list[Block] = [
+        ("h2", "Published figures beside ours"),
+        (
+            "p",
+            "Figures from papers and repositories whose settings match a dataset of this report, next to ours "
+            "at the same temperature. They are never merged into our tables; the settings column says what "
+            "may still differ.",
+        ),
+    ]
+    if table.empty:
+        blocks.append(("p", "No published figure matches a dataset in these results."))
+        return blocks
+    rows = [
+        [r.dataset, r.model, r.metric, fmt_t(r.temperature), f"{r.published:g}", r.ours, r.settings, r.source]
+        for r in table.itertuples(index=False)
+    ]
+    header = ["dataset", "model", "metric", "T", "published", "ours (n seeds)", "settings", "source"]
+    blocks.append(("table", (header, rows)))
+    return blocks
+
+
+# --- rendering -----------------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
+
+
+def md_escape(text: object) -> str:
+    """Text from a file as inert Markdown: HTML entities escaped, Markdown syntax backslash-escaped."""
+    plain = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(plain, quote=False))
+
+
+def to_markdown(blocks: list[Block], folder: Path) -> str:
+    out = []
+    for kind, body in blocks:
+        if kind in ("h1", "h2", "h3"):
+            out.append("#" * int(kind[1]) + f" {md_escape(body)}\n")
+        elif kind == "p":
+            out.append(f"{md_escape(body)}\n")
+        elif kind == "img":
+            alt, path = body  # type: ignore[misc]
+            out.append(f"![{md_escape(alt)}]({path.relative_to(folder).as_posix()})\n")
+        elif kind == "table":
+            header, rows = body  # type: ignore[misc]
+            out.append("| " + " | ".join(md_escape(h) for h in header) + " |")
+            out.append("|" + "|".join("---" for _ in header) + "|")
+            out += ["| " + " | ".join(md_escape(x) for x in r) + " |" for r in rows]
+            out.append("")
+    return "\n".join(out) + "\n"
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}"
+    "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right;vertical-align:top}"
+    "td:first-child,th:first-child{text-align:left}th{background:#f2f2f2}img{max-width:100%}"
+    "h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}"
+)
+
+
+def to_html(blocks: list[Block]) -> str:
+    """One self-contained page: no external resource, figures inlined as data URIs."""
+    e = html.escape
+    out = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>langgan-bench report</title>",
+        f"<style>{_CSS}</style></head><body>",
+    ]
+    for kind, body in blocks:
+        if kind in ("h1", "h2", "h3"):
+            out.append(f"<{kind}>{e(str(body))}</{kind}>")
+        elif kind == "p":
+            out.append(f"<p>{e(str(body))}</p>")
+        elif kind == "img":
+            alt, path = body  # type: ignore[misc]
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            out.append(f"<p><img alt='{e(alt)}' src='data:image/png;base64,{data}'></p>")
+        elif kind == "table":
+            header, rows = body  # type: ignore[misc]
+            out.append("<table><tr>" + "".join(f"<th>{e(str(h))}</th>" for h in header) + "</tr>")
+            out += ["<tr>" + "".join(f"<td>{e(str(x))}</td>" for x in r) + "</tr>" for r in rows]
+            out.append("</table>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+# --- the whole report ---------------------------------------------------------------------------------
+
+
+def _prepare(out_dir: Path) -> Path:
+    """Create the report folder, or fail with one line (a file in the way, no permission)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"report folder {out_dir} is a file; give --out a folder")
+    return ensure_writable(out_dir, "report folder")
+
+
+def build_report(
+    results_dir: Path,
+    out_dir: Path | None = None,
+    warn: Callable[[str], None] = LOG.warning,
+) -> list[Path]:
+    """Write the verdicts, the leaderboard, the figures, report.md and report.html; return the paths."""
+    skipped: list[tuple[Path, str]] = []
+    df = load_results(results_dir, skipped)
+    for _, why in skipped:
+        warn(f"left out of the report: {why}")
+    if df.empty:
+        raise UserError(f"no result rows under {results_dir}; run `langgan-bench run ...` first")
+    out_dir = _prepare(out_dir or results_dir / REPORT_DIR)
+    seeds = per_seed(df)
+    cells = summarize(df)
+    verdict_table, points = verdicts(seeds)
+    written = []
+    try:
+        for name, table in (("verdicts.csv", verdict_table), ("verdict_points.csv", points)):
+            atomic_write_text(out_dir / name, table.to_csv(index=False))
+            written.append(out_dir / name)
+        board = cells.rename(columns={"n": "n_seeds"})[
+            [
+                "dataset",
+                "profile",
+                "model",
+                "temperature",
+                "metric",
+                "mean",
+                "half_width",
+                "std",
+                "n_seeds",
+                "seeds",
+                "signature",
+            ]
+        ]
+        atomic_write_text(out_dir / "leaderboard.csv", board.to_csv(index=False))
+        written.append(out_dir / "leaderboard.csv")
+
+        runs = df.run_id.nunique()
+        blocks: list[Block] = [
+            ("h1", "langgan-bench report"),
+            (
+                "p",
+                f"Built {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from {len(df)} result rows of {runs} "
+                "runs. Every figure is the mean over seeds ± the half-width of a 95% Student-t confidence "
+                "interval (n = number of seeds; one seed: no interval). NLLs are nats per token, lower is "
+                "better. On synthetic data the oracle row is the true distribution scored like a model: its "
+                "NLL_test is the floor.",
+            ),
+        ]
+        if ((cells.n == 1) & (cells.model != ORACLE_MODEL)).any():
+            blocks.append(
+                (
+                    "p",
+                    "Some figures come from one seed: with one seed there is no confidence interval, so they are "
+                    "shown without ± (never ± 0) and no verdict is drawn from them. Run more seeds (--seeds).",
+                )
+            )
+        blocks += [*verdict_blocks(verdict_table), *failure_blocks(results_dir)]
+        for (dataset, profile), group in cells.groupby(["dataset", "profile"], sort=True):
+            blocks.append(("h2", f"{dataset} — profile {profile}"))
+            blocks += leaderboard_blocks(group)
+            figs, paths = figure_blocks(group, str(dataset), str(profile), out_dir)
+            blocks += figs
+            written += paths
+            blocks += sweep_blocks(group)
+            sub = df[(df.dataset == dataset) & (df.profile == profile)]
+            blocks += sample_blocks(sub, results_dir)
+        blocks += published_blocks(cells)
+        blocks += environment_blocks(df, results_dir)
+        blocks += signature_blocks(cells)
+        for name, text in (("report.md", to_markdown(blocks, out_dir)), ("report.html", to_html(blocks))):
+            atomic_write_text(out_dir / name, text)
+            written.append(out_dir / name)
+    except OSError as err:
+        raise UserError(f"cannot write the report into {out_dir}: {err.strerror or err}") from None
+    return written

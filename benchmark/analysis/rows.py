@@ -1,0 +1,156 @@
+"""Tidy result rows: one metric value per row, the only thing plots, verdicts and reports read.
+
+Every run writes its own ``runs/<run_id>/rows.csv`` (atomically: a temporary file renamed into place), so
+two runs writing into one results folder never touch the same file and lose no rows. Reading checks every
+field, so a damaged or foreign file is named and left out instead of hiding the other runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langgan_bench.core.errors import UserError
+from langgan_bench.core.files import atomic_write_text, is_safe_name
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RUNS_DIR = "runs"
+ROWS_FILE = "rows.csv"
+#: Model name of the reference rows a synthetic dataset adds: the oracle scored like a model at T = 1.
+ORACLE_MODEL = "oracle"
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    run_id: str
+    dataset: str
+    model: str
+    seed: int
+    profile: str
+    temperature: float
+    metric: str
+    value: float
+    signature: str
+    n_samples: int
+    git_commit: str
+    version: str
+    timestamp: str
+
+
+FIELDS = tuple(f.name for f in fields(ResultRow))
+_TYPES = {"seed": int, "temperature": float, "value": float, "n_samples": int}
+
+
+def rows_to_csv(rows: list[ResultRow]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: repr(v) if isinstance(v, float) else v for k, v in asdict(r).items()})
+    return buf.getvalue()
+
+
+def write_rows(path: Path, rows: list[ResultRow], **write: Any) -> None:
+    atomic_write_text(path, rows_to_csv(rows), **write)
+
+
+#: Cheap guard against hostile files: a rows.csv larger than this is not one this tool wrote.
+MAX_ROWS_FILE_BYTES = 64 * 2**20
+
+
+def read_rows_file(path: Path) -> list[ResultRow]:
+    """The rows of one ``rows.csv``; a damaged or foreign file raises UserError naming the file and why."""
+    try:
+        if path.stat().st_size > MAX_ROWS_FILE_BYTES:
+            raise UserError(f"{path} is larger than {MAX_ROWS_FILE_BYTES >> 20} MiB; not a langgan-bench rows file")
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            if tuple(reader.fieldnames or ()) != FIELDS:
+                raise UserError(f"{path} is not a langgan-bench rows file (columns {reader.fieldnames})")
+            return [_parse_row(rec, reader.line_num) for rec in reader]
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; not a langgan-bench rows file") from None
+    except (csv.Error, ValueError, TypeError) as e:
+        raise UserError(f"{path} is damaged ({e})") from None
+    except OSError as e:
+        raise UserError(f"{path} cannot be read: {e.strerror or e}") from None
+
+
+def _parse_row(rec: dict[str | None, Any], line: int) -> ResultRow:
+    if None in rec or any(v is None for v in rec.values()):
+        raise ValueError(f"line {line} has the wrong number of fields (a torn write?)")
+    values = {k: _TYPES.get(k, str)(v) for k, v in rec.items() if k is not None}
+    for key in ("dataset", "profile", "run_id"):
+        if not is_safe_name(values[key]):
+            raise ValueError(f"line {line}: {key} {values[key]!r} is not a valid name")
+    for key in ("model", "metric", "signature"):
+        if not values[key] or not values[key].isprintable():
+            raise ValueError(f"line {line}: {key} {values[key]!r} is empty or holds control characters")
+    if math.isinf(values["temperature"]) or values["temperature"] < 0:
+        raise ValueError(f"line {line}: temperature {values['temperature']} is not a finite number >= 0")
+    return ResultRow(**values)
+
+
+def read_results(results_dir: Path, skipped: list[tuple[Path, str]] | None = None) -> list[ResultRow]:
+    """Every stored row under ``results_dir`` (each finished run's rows.csv).
+
+    A damaged rows file raises UserError, or, when a ``skipped`` list is given, is left out and recorded
+    there as (path, reason) so that one bad run does not hide the others.
+    """
+    if not results_dir.is_dir():
+        raise UserError(f"results folder {results_dir} does not exist")
+    rows: list[ResultRow] = []
+    for path in sorted((results_dir / RUNS_DIR).glob(f"*/{ROWS_FILE}")):
+        try:
+            rows.extend(read_rows_file(path))
+        except UserError as e:
+            if skipped is None:
+                raise
+            skipped.append((path, str(e)))
+    return rows
+
+
+#: Columns of :func:`load_results`' DataFrame, one row per metric value (see ResultRow).
+COLUMNS = FIELDS
+
+
+def load_results(path: str | Path, skipped: list[tuple[Path, str]] | None = None) -> pd.DataFrame:
+    """Every result row under a results folder as a tidy pandas DataFrame, one metric value per row.
+
+    Columns: ``run_id, dataset, model, seed, profile, temperature, metric, value, signature, n_samples,
+    git_commit, version, timestamp``. ``temperature`` is NaN for rows that belong to no temperature (a
+    diverged run's ``diverged_at_step``); T = 0 is greedy decoding. Damaged rows files are left out (and
+    listed in ``skipped`` when given), so one bad run never hides the others.
+
+    >>> import langgan_bench
+    >>> df = langgan_bench.load_results("results")  # doctest: +SKIP
+    >>> bleu5 = df[df.metric == "bleu-5"]  # doctest: +SKIP
+    >>> bleu5.groupby(["dataset", "model", "temperature"]).value.agg(["mean", "std", "count"])  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    rows = read_results(Path(path), skipped if skipped is not None else [])
+    df = pd.DataFrame([asdict(r) for r in rows], columns=list(COLUMNS))
+    return df.astype({"seed": "int64", "temperature": "float64", "value": "float64", "n_samples": "int64"})
+
+
+#: Grid bookkeeping inside a results folder: the last bench's failed cells, which have no rows of their own
+#: (written by the bench grid, read by the report).
+GRID_DIR = ".grid"
+FAILED_FILE = "failed_cells.csv"
+
+
+def read_failures(out: Path) -> list[dict[str, str]]:
+    """The failed cells of the last bench into ``out`` ([] when none, or when the file is unreadable)."""
+    path = out / GRID_DIR / FAILED_FILE
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            return [r for r in csv.DictReader(f) if None not in r and None not in r.values()]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []

@@ -1,0 +1,87 @@
+"""Profiles: how big a benchmark run is. A smaller profile shrinks sizes and budgets, never the algorithm.
+
+Model sizes and training budgets per profile live next to each model (``Config.for_profile``); this file
+holds what the harness itself shrinks: how much data is used and how many samples are scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from langgan_bench.core.registry import Registry
+
+#: The default softmax-temperature grid; 0 means greedy decoding (used where a metric allows it).
+DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0)
+#: The baseline every GAN is judged against at matched diversity (see verdicts.py).
+BASELINE_MODEL = "mle"
+#: Extra temperatures of the baseline's sweep: the matched-diversity verdicts never extrapolate, so MLE's
+#: curve must reach past the GANs' diversity range at both ends. Adversarial training lowers a generator's
+#: entropy (a GAN at T behaves like MLE at a lower T), so a GAN at T = 0.5 needs MLE below 0.5; an undertrained
+#: GAN (ScratchGAN's small budget) spreads its mass wider than MLE at T = 2, so MLE also goes to 3.
+BASELINE_EXTRA_TEMPERATURES: tuple[float, ...] = (0.3, 0.4, 3.0)
+#: The default leaderboard (``make bench``): these models on these datasets, these seeds.
+DEFAULT_MODELS = ("mle", "seqgan", "rankgan", "leakgan", "scratchgan")
+DEFAULT_DATASETS = ("oracle", "coco")
+DEFAULT_SEEDS = (0, 1, 2)
+#: Profile settings that change which temperatures are swept, not what is trained or how a temperature is scored:
+#: not part of a run's id.
+SWEEP_ONLY = ("temperatures", "baseline_extra_temperatures")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes the harness uses for one benchmark run (data limits are first-N slices, recorded in signatures)."""
+
+    name: str
+    description: str
+    train_limit: int | None  # None: the whole split
+    valid_limit: int | None
+    test_limit: int | None
+    eval_samples: int  # sentences drawn from a model at each temperature
+    # the costly metrics use the first N of those samples: FED embeds them, the reverse LM trains on them
+    fed_samples: int
+    reverse_lm_samples: int
+    temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
+    baseline_extra_temperatures: tuple[float, ...] = BASELINE_EXTRA_TEMPERATURES
+
+    def temperatures_for(self, model: str) -> tuple[float, ...]:
+        """The sweep of ``model``: the grid, plus the baseline's extra temperatures for the baseline."""
+        extra = self.baseline_extra_temperatures if model == BASELINE_MODEL else ()
+        return tuple(sorted({*self.temperatures, *extra}))
+
+
+PROFILES: Registry[Profile] = Registry("profile")
+
+for _p in (
+    Profile(
+        name="tiny",
+        description="tests: every model trains and evaluates in seconds on one CPU core",
+        train_limit=2000,
+        valid_limit=500,
+        test_limit=1000,
+        eval_samples=500,
+        fed_samples=200,
+        reverse_lm_samples=500,
+    ),
+    Profile(
+        name="small",
+        description="the CPU default of `make bench`: the default leaderboard (3 seeds) in about 45 minutes on 2 cores",
+        train_limit=None,
+        valid_limit=None,
+        test_limit=None,
+        eval_samples=5000,
+        fed_samples=1000,
+        reverse_lm_samples=1000,
+    ),
+    Profile(
+        name="paper",
+        description="the papers' sizes and budgets; meant for a GPU",
+        train_limit=None,
+        valid_limit=None,
+        test_limit=None,
+        eval_samples=10000,
+        fed_samples=10000,
+        reverse_lm_samples=10000,
+    ),
+):
+    PROFILES.add(_p.name, _p)

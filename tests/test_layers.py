@@ -1,0 +1,78 @@
+"""What the layers promise at run time (the import contracts, checked statically by `make imports`, cannot see
+an import at run time): the command line answers without torch until a command needs it, the analysis never
+loads it, and importing the package changes nothing in the process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO
+
+HEAVY = ("torch", "numpy", "pandas", "scipy", "matplotlib", "sentence_transformers")
+
+
+def _loaded_after(code: str, printed: list[str] | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter; what it loaded of HEAVY and what it changed, as JSON (and what it
+    printed before, into ``printed``)."""
+    probe = f"""
+import json, logging, os, sys
+before = dict(os.environ)
+{code}
+import langgan_bench.core.memory as memory
+print(json.dumps({{
+    "loaded": [m for m in {HEAVY!r} if m in sys.modules],
+    "malloc": memory.status,
+    "handlers": len(logging.getLogger("langgan_bench").handlers),
+    "environ": sorted(k for k in os.environ if os.environ.get(k) != before.get(k)),
+}}))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    if printed is not None:
+        printed[:] = lines[:-1]
+    return json.loads(lines[-1])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["list", "models"], ["list", "metrics"], ["list", "datasets"], ["list", "profiles"],
+     ["run", "--bogus"], ["run", "--model", "nope", "--dataset", "oracle"], ["data", "info", "nope"],
+     ["run", "--model", "mle", "--dataset", "oracle", "--temperatures", "-1"]],
+)  # fmt: skip
+def test_the_command_line_answers_without_torch(argv):
+    state = _loaded_after(f"from langgan_bench.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass")
+    assert "torch" not in state["loaded"], state
+
+
+@pytest.mark.parametrize("name", ["coco", "oracle"])
+def test_data_info_is_cached_and_then_answers_without_torch(name, data_dir):
+    code = f"from langgan_bench.cli import main\nmain(['data', 'info', {name!r}, '--data-dir', {str(data_dir)!r}])"
+    built, cached = [], []
+    _loaded_after(code, built)  # built and cached (or found in the session's cache already)
+    state = _loaded_after(code, cached)
+    assert "torch" not in state["loaded"] and cached == built and any("content_hash" in x for x in cached)
+
+
+@pytest.mark.parametrize("module", ["langgan_bench.analysis.report", "langgan_bench.analysis.verdicts"])
+def test_the_analysis_loads_no_torch(module):
+    assert "torch" not in _loaded_after(f"import {module}")["loaded"]
+
+
+def test_importing_the_package_changes_nothing():
+    state = _loaded_after("import langgan_bench, langgan_bench.models, langgan_bench.metrics, langgan_bench.datasets")
+    assert state == {"loaded": [], "malloc": "not run", "handlers": 0, "environ": []}
+    fed = _loaded_after("import langgan_bench.metrics.fed, langgan_bench.harness.runner")
+    assert (fed["malloc"], fed["handlers"], fed["environ"]) == ("not run", 0, [])
+
+
+def test_fed_loads_its_encoder_offline_without_changing_the_environment():
+    state = _loaded_after(
+        "from langgan_bench.metrics.fed import embed\nassert embed(['a man rides a horse']).shape == (1, 384)"
+    )
+    # (torch sets some of its own variables at import) no HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE for the process
+    assert not [k for k in state["environ"] if k.startswith(("HF_", "TRANSFORMERS_"))], state
