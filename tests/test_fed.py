@@ -1,6 +1,7 @@
 """FED against a direct scipy computation and analytic cases; the real encoder on real sentences."""
 
 import builtins
+import os
 
 import numpy as np
 import pytest
@@ -45,11 +46,18 @@ def test_singular_covariance_uses_the_offset():
     assert np.isfinite(value) and value == pytest.approx(np.sum((m1 - m2) ** 2) + np.trace(s2), rel=1e-3)
 
 
+#: the Hugging Face offline switches the environment held before any test ran (FED must not set them: it loads its
+#: encoder with local_files_only instead of switching the whole process offline)
+_OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+_ENVIRON_AT_IMPORT = {k: os.environ.get(k) for k in _OFFLINE}
+
+
 def test_real_encoder_on_real_sentences(data_dir):
     train = tokenize(read_lines(data_dir / "image_coco" / "image_coco.txt"), "13a")[:300]
     test = tokenize(read_lines(data_dir / "image_coco" / "test_coco.txt"), "13a")[:300]
     emb = embed([" ".join(t) for t in train[:5]])
     assert emb.shape == (5, 384) and emb.dtype == np.float64
+    assert {k: os.environ.get(k) for k in _OFFLINE} == _ENVIRON_AT_IMPORT  # the encoder loaded, nothing switched
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-5)  # normalised embeddings
     real = [" ".join(t) for t in train]
     assert fed(hypotheses=real, references=real) == pytest.approx(0.0, abs=1e-6)
