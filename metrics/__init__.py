@@ -4,7 +4,8 @@ Each metric's entry says what it measures, its direction, where it applies, and 
 the judge LM, its preparation) lives; the adapter's module is imported at the first ``compute``, so listing
 metrics and reading their directions (``analysis/report.py``) import no torch. The metric functions
 themselves are in their modules: ``bleu.bleu`` and ``bleu.self_bleu``, ``fed.fed``, ``lm.lm_score`` and
-``lm.reverse_lm_score``, ``nll.nll_oracle`` and ``nll.nll_test``.
+``lm.reverse_lm_score``, ``nll.nll_oracle`` and ``nll.nll_test``, ``mauve.mauve_of``, ``manifold.prdc``, and
+``ngrams.distinct_n``, ``ngrams.unique_n``, ``ngrams.ngram_entropy`` and ``ngrams.ms_jaccard``.
 """
 
 from __future__ import annotations
@@ -76,6 +77,65 @@ for _spec in (
         greedy=True,
         requires=("text",),
         description="per-token NLL of the real test split under an LM trained on the samples",
+    ),
+    MetricSpec(
+        "mauve",
+        f"{_HERE}.mauve:evaluate_mauve",
+        kind="quality",
+        lower_is_better=False,
+        greedy=False,
+        requires=("text",),
+        description="MAUVE (and smoothed mauve_star) of the samples' embeddings against the test split's "
+        "(mauve-text; 1 = the same distribution)",
+        values=("mauve_star",),
+    ),
+    MetricSpec(
+        "prdc",
+        f"{_HERE}.manifold:evaluate_prdc",
+        kind="quality",
+        lower_is_better=False,
+        greedy=True,
+        requires=("text",),
+        description="precision (samples on the data's k-NN manifold), recall (data on the samples'), density "
+        "and coverage of the embeddings, k = 5",
+        values=("precision", "recall", "density", "coverage"),
+    ),
+    MetricSpec(
+        "distinct",
+        f"{_HERE}.ngrams:evaluate_distinct",
+        kind="diversity",
+        lower_is_better=False,
+        greedy=True,
+        requires=(),
+        description="distinct n-grams / all n-grams of the samples, n = 1..4",
+    ),
+    MetricSpec(
+        "unique",
+        f"{_HERE}.ngrams:evaluate_unique",
+        kind="diversity",
+        lower_is_better=False,
+        greedy=True,
+        requires=(),
+        description="the number of distinct n-grams of the samples, n = 1..4 (grows with the sample size)",
+    ),
+    MetricSpec(
+        "entropy",
+        f"{_HERE}.ngrams:evaluate_entropy",
+        kind="diversity",
+        lower_is_better=False,
+        greedy=True,
+        requires=(),
+        description="entropy (nats) of the samples' n-gram frequencies, n = 1..4",
+    ),
+    MetricSpec(
+        "ms_jaccard",
+        f"{_HERE}.ngrams:evaluate_ms_jaccard",
+        kind="quality",
+        lower_is_better=False,
+        greedy=True,
+        requires=(),
+        description="geometric mean of the multiset Jaccard indices of 1..n-gram frequencies against the test "
+        "split, n = 2..5",
     ),
 ):
     METRICS.add(_spec.name, _spec)

@@ -102,6 +102,8 @@ class MetricSpec:
     requires: tuple[Requirement, ...]  # "oracle": synthetic data; "text": real text; "generator": a model
     description: str
     prepare: str | None = None
+    #: the names of the values it emits other than ``name`` and ``name-<n>`` (MAUVE's mauve_star)
+    values: tuple[str, ...] = ()
 
     def compute(self, inputs: EvalInputs) -> list[MetricValue]:
         return _resolve(self.adapter)(inputs)
@@ -128,3 +130,11 @@ def _resolve(target: str) -> Callable[..., object]:
 
 
 METRICS: Registry[MetricSpec] = Registry("metric")
+
+
+def spec_of(value: str) -> MetricSpec | None:
+    """The registered metric that emits a value of this name (``bleu-5``: bleu; ``mauve_star``: mauve)."""
+    for name in (value, value.rsplit("-", 1)[0]):
+        if name in METRICS:
+            return METRICS.get(name)
+    return next((METRICS.get(n) for n in METRICS.names() if value in METRICS.get(n).values), None)

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from langgan_bench.metrics.base import EvalInputs, MetricValue, signature
+from langgan_bench.metrics.embeddings import ENCODER, reference_embeddings, sample_embeddings
+
 
 @dataclass(frozen=True)
 class PRDC:
@@ -49,3 +52,17 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int) -> PRDC:
         density=float((1.0 / k) * inside_real.sum(axis=0).mean()),
         coverage=float((d.min(axis=1) < real_r).mean()),
     )
+
+
+#: Neighbours of the k-NN balls (Naeem et al.'s default).
+K = 5
+
+
+def evaluate_prdc(x: EvalInputs) -> list[MetricValue]:
+    samples = sample_embeddings(x, x.profile.fed_samples)
+    n = len(samples)
+    real = reference_embeddings(x.dataset, n, x.device)
+    got = prdc(real, samples, K)
+    sig = dict(refs=f"{x.dataset.ident}:test:{n}", hyps=n, k=K, enc=ENCODER, dist="euclidean",
+               tok=x.dataset.tokenizer)  # fmt: skip
+    return [MetricValue(name, getattr(got, name), signature(name, **sig), n) for name in PRDC.__dataclass_fields__]

@@ -49,18 +49,16 @@ def ngram_entropy(sentences: Sentences, n: int) -> float:
     """-Σ p log p over the n-gram frequency distribution, in nats (0 when there is no n-gram)."""
     counts = ngram_counts(sentences, n)
     total = sum(counts.values())
-    return -sum(c / total * math.log(c / total) for c in counts.values()) if total else 0.0
+    return math.fsum(c / total * math.log(total / c) for c in counts.values()) if total else 0.0
 
 
 def _jaccard(a: Counter, b: Counter, n_a: int, n_b: int) -> float:
     """Multiset Jaccard index of two count tables, each normalised by its number of sentences (1 for two
-    empty tables: they are the same multiset)."""
-    low = high = 0.0
-    for g in a.keys() | b.keys():
-        x, y = a.get(g, 0) / n_a, b.get(g, 0) / n_b
-        low += min(x, y)
-        high += max(x, y)
-    return low / high if high else 1.0
+    empty tables: they are the same multiset). Summed with ``math.fsum``: exact whatever the order of the
+    n-grams (a set's order changes from process to process)."""
+    pairs = [(a.get(g, 0) / n_a, b.get(g, 0) / n_b) for g in a.keys() | b.keys()]
+    high = math.fsum(max(x, y) for x, y in pairs)
+    return math.fsum(min(x, y) for x, y in pairs) / high if high else 1.0
 
 
 def ms_jaccard(

@@ -9,7 +9,8 @@ from scipy import linalg
 
 from langgan_bench.core.errors import UserError
 from langgan_bench.datasets.text import read_lines, tokenize
-from langgan_bench.metrics.fed import _encoder, embed, fed, frechet_distance, gaussian_stats
+from langgan_bench.metrics.embeddings import _encoder, embed
+from langgan_bench.metrics.fed import fed, frechet_distance, gaussian_stats
 
 
 def random_gaussian(rng, d, n=400):

@@ -37,3 +37,22 @@ def test_a_set_against_itself_is_one_and_a_shifted_one_is_lower():
     assert mauve_of(real, real, SETTINGS).mauve == pytest.approx(1.0, abs=1e-6)
     near, far = mauve_of(real, real + 0.2, SETTINGS), mauve_of(real, real + 2.0, SETTINGS)
     assert 1.0 > near.mauve > far.mauve and far.mauve < 0.2
+
+
+def test_on_real_sentences_the_data_against_itself_is_near_one_and_shuffled_tokens_clearly_lower(data_dir):
+    from langgan_bench.datasets import load_dataset
+    from langgan_bench.metrics.embeddings import embed
+
+    test = load_dataset("coco", data_dir).reference_tokens()
+    a, b = [" ".join(t) for t in test[:400]], [" ".join(t) for t in test[400:800]]
+    # the corruption: the second half's tokens shuffled across its sentences (each keeps its length)
+    words = list(np.random.default_rng(0).permutation([w for t in test[400:800] for w in t]))
+    shuffled, start = [], 0
+    for t in test[400:800]:
+        shuffled.append(" ".join(words[start : start + len(t)]))
+        start += len(t)
+    ea, eb, es = embed(a), embed(b), embed(shuffled)
+    settings = MauveSettings(seeds=(1, 2, 3), kmeans_redo=1)
+    same, other, corrupt = mauve_of(ea, ea, settings), mauve_of(ea, eb, settings), mauve_of(ea, es, settings)
+    assert same.mauve == pytest.approx(1.0, abs=1e-6)
+    assert other.mauve > 0.8 and corrupt.mauve < other.mauve - 0.3, (other, corrupt)

@@ -77,7 +77,8 @@ def reference(tmp_path_factory) -> Path:
     """Two identical runs started at once into one folder: one trains, the other is refused with one line
     (or, if it came after the first finished, redoes it); the winner is every other test's reference."""
     out = tmp_path_factory.mktemp("reference")
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    threads = str(torch.get_num_threads())  # the run id holds the thread count: the same as the in-process runs'
+    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     cmd = [sys.executable, "-m", "langgan_bench", *RUN, *SHORT, "--out", str(out)]
     procs = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)]
     procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
@@ -213,10 +214,10 @@ CACHE_DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", CACHE_DAMAGE)
-@pytest.mark.parametrize("kind", ["synthetic splits", "judge LM", "FED statistics"])
+@pytest.mark.parametrize("kind", ["synthetic splits", "judge LM", "reference embeddings"])
 def test_damaged_caches_are_detected(kind, damage, tmp_path, caplog):
     from langgan_bench.datasets.oracle import load_splits
-    from langgan_bench.metrics.fed import load_stats
+    from langgan_bench.metrics.embeddings import load_embeddings
 
     if kind == "judge LM":
         path, load = tmp_path / "judge.pt", load_torch
@@ -228,8 +229,8 @@ def test_damaged_caches_are_detected(kind, damage, tmp_path, caplog):
                      test=np.ones((10_000, 20), np.int64))  # fmt: skip
             load = load_splits
         else:
-            np.savez(path, mu=np.zeros(384), sigma=np.eye(384))
-            load = load_stats
+            np.savez(path, embeddings=np.zeros((50, 384)))
+            load = load_embeddings
     load(path)  # the intact file loads
     CACHE_DAMAGE[damage](path)
     with pytest.raises(Damaged):
@@ -241,17 +242,17 @@ def test_damaged_caches_are_detected(kind, damage, tmp_path, caplog):
 
 
 def test_crafted_cache_files_run_nothing(tmp_path):
-    from langgan_bench.metrics.fed import load_stats
+    from langgan_bench.metrics.embeddings import load_embeddings
 
     marker = tmp_path / "pwned"
     craft(tmp_path / "judge.pt", marker)
     with pytest.raises(Damaged, match=r"judge\.pt is damaged"):
         load_torch(tmp_path / "judge.pt")
-    np.savez(tmp_path / "fed.npz", mu=np.array([Payload(marker)], dtype=object), sigma=np.eye(1))
+    np.savez(tmp_path / "fed.npz", embeddings=np.array([Payload(marker)], dtype=object))
     with pytest.raises(Damaged):
-        load_stats(tmp_path / "fed.npz")
+        load_embeddings(tmp_path / "fed.npz")
     with pytest.raises(Damaged):
-        load_npz(tmp_path / "fed.npz", ["mu"])
+        load_npz(tmp_path / "fed.npz", ["embeddings"])
     assert not marker.exists()
 
 
@@ -332,7 +333,7 @@ def test_a_refused_second_process_leaves_the_first_ones_folder_alone(reference, 
     [
         ("a man riding a bike .\n", "self_bleu", "too few for self_bleu: they need at least 2 sentences"),
         ("a man riding a bike .\n", "reverse_lm_score", "too few for reverse_lm_score"),
-        ("a man riding a bike .\n", None, "(score it with --metrics bleu,lm_score)"),
+        ("a man riding a bike .\n", None, "(score it with --metrics bleu,distinct,entropy,lm_score,ms_jaccard,unique)"),
         ("word " * 100_000 + "\n" + "a man .\n", "bleu", "line 1 has 100000 tokens; the limit is"),
         ("a man .\n", ",", "--metrics ',': name at least one metric"),
     ],

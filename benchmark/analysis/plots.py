@@ -59,7 +59,23 @@ PLOTS = (
         "LM vs reverse-LM score across temperatures",
     ),
     PlotSpec(
+        "prdc",
+        "recall",
+        "precision",
+        "recall of the test set's embeddings (higher = better coverage)",
+        "precision of the samples' embeddings (higher = better quality)",
+        "precision vs recall (k-NN manifolds) across temperatures",
+    ),
+    PlotSpec(
         "fed", "temperature", "fed", "temperature", "FED (lower = closer to the test set)", "FED across temperatures"
+    ),
+    PlotSpec(
+        "mauve",
+        "temperature",
+        "mauve",
+        "temperature",
+        "MAUVE (higher = closer to the test set)",
+        "MAUVE across temperatures",
     ),
 )
 

@@ -29,7 +29,7 @@ from langgan_bench.analysis.stats import per_seed, summarize
 from langgan_bench.analysis.verdicts import BASELINE, verdicts
 from langgan_bench.core.errors import UserError
 from langgan_bench.core.files import atomic_write_text, ensure_writable, is_safe_name
-from langgan_bench.metrics import METRICS
+from langgan_bench.metrics.base import spec_of
 
 LOG = logging.getLogger(__name__)
 REPORT_DIR = "report"
@@ -56,8 +56,8 @@ def fmt_t(t: float) -> str:
 
 def lower_is_better(metric: str) -> bool:
     """Direction of a metric value's name (``bleu-5`` is the registered ``bleu`` at order 5)."""
-    name = metric if metric in METRICS else metric.rsplit("-", 1)[0]
-    return METRICS.get(name).lower_is_better if name in METRICS else True
+    spec = spec_of(metric)
+    return spec.lower_is_better if spec is not None else True
 
 
 def columns(cells: pd.DataFrame) -> list[tuple[str, str, str]]:
@@ -304,6 +304,20 @@ def failure_blocks(results_dir: Path) -> list[Block]:
     ]
 
 
+def metric_blocks(cells: pd.DataFrame) -> list[Block]:
+    """One line per metric in these results: what it measures and which way is better."""
+    rows, seen = [], set()
+    for metric in sorted(set(cells.metric) - {"diverged_at_step"}):
+        spec = spec_of(metric)
+        if spec is None or spec.name in seen:
+            continue
+        seen.add(spec.name)
+        names = ", ".join(sorted({m for m in cells.metric if spec_of(m) is spec}))
+        direction = "lower is better" if spec.lower_is_better else "higher is better"
+        rows.append([spec.name, names, f"{spec.kind}, {direction}", spec.description])
+    return [("h2", "Metrics"), ("table", (["metric", "columns", "measures", "definition"], rows))]
+
+
 def signature_blocks(cells: pd.DataFrame) -> list[Block]:
     rows = []
     for (dataset, profile), group in cells.groupby(["dataset", "profile"], sort=True):
@@ -479,6 +493,7 @@ def build_report(
             blocks += sample_blocks(sub, results_dir)
         blocks += published_blocks(cells)
         blocks += environment_blocks(df, results_dir)
+        blocks += metric_blocks(cells)
         blocks += signature_blocks(cells)
         for name, text in (("report.md", to_markdown(blocks, out_dir)), ("report.html", to_html(blocks))):
             atomic_write_text(out_dir / name, text)

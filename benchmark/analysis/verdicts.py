@@ -71,12 +71,16 @@ class MetricPair:
 
 
 #: The pairs judged wherever both metrics exist: synthetic (nll_oracle, nll_test); text (bleu-5, self_bleu-5),
-#: (lm_score, reverse_lm_score) and fed alone. Each diversity axis here is lower = more diverse / better coverage.
+#: (lm_score, reverse_lm_score), (precision, recall) of the embeddings (both higher is better), and FED and
+#: MAUVE alone (each already weighs quality and coverage together). distinct-n and n-gram entropy are in the
+#: tables and could be BLEU-5's diversity axis, but Self-BLEU-5 is that axis in the papers compared with.
 PAIRS: tuple[MetricPair, ...] = (
     MetricPair("nll_oracle", True, "nll_test", True),
     MetricPair("bleu-5", False, "self_bleu-5", True),
     MetricPair("lm_score", True, "reverse_lm_score", True),
+    MetricPair("precision", False, "recall", False),
     MetricPair("fed", True),
+    MetricPair("mauve", False),
 )
 
 

@@ -1,3 +1,3 @@
 """The package version: part of every signature and run id (a new version may change numbers)."""
 
-__version__ = "0.5.1"
+__version__ = "0.6.0"

@@ -21,7 +21,7 @@ from langgan_bench.metrics import METRICS, EvalInputs, MetricSpec, MetricValue
 #: the metrics' memory and time grow with the longest line (one line of 100,000 tokens takes GBs).
 LINE_LIMIT_FACTOR = 10
 #: Metrics that compare the samples among themselves need at least this many sentences.
-MIN_SENTENCES = {"self_bleu": 2, "fed": 2, "reverse_lm_score": 2}
+MIN_SENTENCES = {"self_bleu": 2, "fed": 2, "reverse_lm_score": 2, "prdc": 6, "mauve": 20}  # prdc: k = 5 neighbours
 
 
 def _check_lengths(lines: list[str], tokens: list[list[str]] | None, ds: Dataset, what: str) -> None:
