@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# make perf: the phase table natively and restricted to AVX2 in the same run (PERF_ISA=native for one)
+PERF_ISA ?= native,avx2
 # Use the shared data folder beside the clone when there is one (machines without network, CI).
 export LANGGAN_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data))
 
@@ -35,7 +37,7 @@ report: $(STAMP)
 
 perf: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,perf]'
-	$(BIN)/langgan-bench perf
+	$(BIN)/langgan-bench perf --isa $(PERF_ISA)
 
 # the import contracts first (seconds), then one pytest-xdist worker per core, a module (and the runs it trains
 # once for its tests) on one worker

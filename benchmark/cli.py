@@ -348,6 +348,14 @@ def build_cli() -> click.Group:
     )
     @_data_dir_option()
     @click.option("--results", default="results", help="results folder whose runs' wall times to list")
+    @click.option(
+        "--isa",
+        default="native",
+        show_default=True,
+        help="instruction sets to run the phase table under, comma-separated: native, avx2 (each restricted "
+        "one in a fresh process: oneDNN, PyTorch's kernels and MKL limited to it)",
+    )
+    @click.option("--phases-only", is_flag=True, hidden=True, help="the machine and the phase table only")
     @_verbosity_options
     def perf(**params: Any) -> _Job:
         return _job("perf")(**params)
@@ -619,8 +627,12 @@ def cmd_score(args: SimpleNamespace) -> int:
 def cmd_perf(args: SimpleNamespace) -> int:
     from langgan_bench.harness.perf import main as perf_main
 
-    for line in perf_main(args.data_dir, lambda msg: LOG.info("... %s", msg), args.results):
-        print(line)
+    isas = tuple(dict.fromkeys(x.strip() for x in args.isa.split(",") if x.strip()))
+    known = ("native", "avx2")
+    if not isas or any(x not in known for x in isas):
+        raise UserError(f"--isa {args.isa!r}: name one or more of {', '.join(known)}, comma-separated")
+    for line in perf_main(args.data_dir, lambda msg: LOG.info("... %s", msg), args.results, isas, args.phases_only):
+        print(line, flush=True)
     return 0
 
 

@@ -170,12 +170,47 @@ def bench_section(results: Path) -> list[str]:
     return lines
 
 
-def main(data_dir: str | None, log: Callable[[str], None], results: str = "results") -> list[str]:
+def restricted_phases(isa: str, data_dir: Path, log: Callable[[str], None]) -> list[str]:
+    """The machine lines and the phase table from a fresh process restricted to ``isa`` (``cpu.ISA_ENV``),
+    refused if the restriction did not take effect (a torch or CPU that ignores it)."""
+    import os
+    import subprocess
+    import sys
+
+    from langgan_bench.kernels import cpu
+
+    env = dict(os.environ, **cpu.ISA_ENV[isa])
+    used = cpu.isa_report(env)
+    if isa.upper() not in used["torch"].upper() or isa.upper() not in used["onednn"].upper().replace(" ", ""):
+        raise UserError(f"--isa {isa}: the restriction did not take effect here (torch {used['torch']}, "
+                        f"oneDNN {used['onednn']})")  # fmt: skip
+    log(f"phase table restricted to {isa} (a fresh process)")
+    cmd = [sys.executable, "-m", "langgan_bench", "perf", "--phases-only", "--data-dir", str(data_dir)]
+    out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)  # its log lines pass through
+    if out.returncode != 0:
+        raise UserError(f"--isa {isa}: the restricted run failed (exit {out.returncode}; its error is above)")
+    return [f"--- restricted to {isa} ({' '.join(f'{k}={v}' for k, v in cpu.ISA_ENV[isa].items())}) ---",
+            *out.stdout.rstrip("\n").splitlines()]  # fmt: skip
+
+
+def main(
+    data_dir: str | None,
+    log: Callable[[str], None],
+    results: str = "results",
+    isas: tuple[str, ...] = ("native",),
+    phases_only: bool = False,
+) -> list[str]:
     from langgan_bench.datasets.files import data_dir as resolve
     from langgan_bench.harness import perf_phases
+    from langgan_bench.kernels import cpu
 
     folder = resolve(data_dir)
-    lines = [*perf_phases.report(folder, log), "", *bleu_section(folder, log), "", *fed_lm_section(folder, log)]
+    lines = cpu.machine_lines()
+    for isa in isas:
+        lines += ["", *(perf_phases.report(folder, log) if isa == "native" else restricted_phases(isa, folder, log))]
+    if phases_only:
+        return lines
+    lines += ["", *bleu_section(folder, log), "", *fed_lm_section(folder, log)]
     try:
         from langgan_bench.harness import perf_training
 

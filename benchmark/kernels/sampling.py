@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 
 from langgan_bench.core.config import check_temperature
-from langgan_bench.kernels import ops
+from langgan_bench.kernels import cpu, ops
 
 
 def scoring_temperature(temperature: float) -> float:
@@ -64,8 +64,8 @@ def pick(
 
 
 #: CPU: rows whose logits are computed and drawn from at a time while sampling (``pick_blocks``), so each
-#: block's logits, exponentials and sums stay in the cache (4 MiB: 234 rows at V = 4,480)
-PICK_BLOCK_BYTES = 4 << 20
+#: block's logits, exponentials and sums stay in a core's share of the L3 cache
+PICK_BLOCK_BYTES = cpu.block_bytes("l3", 1 / 6)
 
 
 def pick_blocks(

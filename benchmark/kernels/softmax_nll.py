@@ -35,7 +35,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from langgan_bench.kernels import ops
+from langgan_bench.kernels import cpu, ops
 from langgan_bench.kernels.dense import dense, dense_matmul
 
 
@@ -109,7 +109,7 @@ class _SoftmaxNLL(torch.autograd.Function):
 
 #: CPU: the forward's logits are computed and turned into probabilities a block of rows at a time, the
 #: block small enough to stay in a core's L2 cache between the product and the softmax (see ``_softmax_blocks``)
-TRAIN_BLOCK_BYTES = 1 << 20
+TRAIN_BLOCK_BYTES = cpu.block_bytes("l2", 0.8)
 
 
 def _softmax_blocks(h: torch.Tensor, layer: torch.Tensor, bias: torch.Tensor, inv_t: float) -> torch.Tensor:
@@ -147,7 +147,7 @@ def softmax_nll_reference(
     return -logp.gather(1, target[:, None]).squeeze(1)
 
 
-BLOCK_BYTES = 8 << 20  # CPU: a block of float32 logits this size stays in the cache
+BLOCK_BYTES = cpu.block_bytes("l3", 1 / 3)  # CPU: a block of float32 logits this size stays in a core's L3
 
 
 def rows_per_block(vocab_size: int, device: torch.device) -> int | None:
