@@ -35,6 +35,42 @@ def log_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     return torch.log_softmax(logits / t if t != 1.0 else logits, dim=-1)
 
 
+def truncate_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """``logits`` (..., V) with −inf outside each row's top k: every token whose logit is at least the row's
+    k-th largest is kept, so tokens tied at the boundary are all kept (the kept set never depends on the
+    order of equal logits) and a row may keep more than k. Drawing from the result is renormalised top-k
+    sampling; k = 1 is greedy decoding (but where the best logits tie)."""
+    if k < 1:
+        raise ValueError(f"top_k = {k}: k must be at least 1")
+    if k >= logits.shape[-1]:
+        return logits
+    kth = logits.topk(k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+#: a nucleus' mass "reaches" p when it is within this of p (float64 sums of rounded probabilities)
+REACHED = 1e-12
+
+
+def truncate_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """``logits`` (..., V) with −inf outside each row's nucleus (Holtzman et al., 2020): the smallest set of
+    most probable tokens whose probability reaches ``p`` (float64 sums, ``REACHED``), with every token tied
+    with the least probable of them (so the set never depends on the order of equal probabilities). p = 1
+    keeps every token."""
+    if not 0.0 < p <= 1.0:
+        raise ValueError(f"top_p = {p}: p must lie in (0, 1]")
+    if p == 1.0:
+        return logits
+    probs = torch.softmax(logits.double(), dim=-1)
+    ordered = probs.sort(dim=-1, descending=True).values
+    before = torch.cumsum(ordered, dim=-1).roll(1, dims=-1)  # the mass of the more probable tokens
+    before[..., 0] = 0.0
+    # the nucleus' last token is the first whose preceding mass is still below p; its probability is the cut
+    last = (before < p - REACHED).sum(dim=-1, keepdim=True).clamp_(min=1) - 1
+    cut = ordered.gather(-1, last)
+    return logits.masked_fill(probs < cut, float("-inf"))
+
+
 #: Words per block of the two-level inverse CDF in ``pick`` (≈ √V for V = 5,000; padded with zero mass).
 BLOCK = 64
 
