@@ -170,7 +170,7 @@ def bench_section(results: Path) -> list[str]:
     return lines
 
 
-def restricted_phases(isa: str, data_dir: Path, log: Callable[[str], None]) -> list[str]:
+def restricted_phases(isa: str, data_dir: Path | None, log: Callable[[str], None]) -> list[str]:
     """The machine lines and the phase table from a fresh process restricted to ``isa`` (``cpu.ISA_ENV``),
     refused if the restriction did not take effect (a torch or CPU that ignores it)."""
     import os
@@ -185,7 +185,8 @@ def restricted_phases(isa: str, data_dir: Path, log: Callable[[str], None]) -> l
         raise UserError(f"--isa {isa}: the restriction did not take effect here (torch {used['torch']}, "
                         f"oneDNN {used['onednn']})")  # fmt: skip
     log(f"phase table restricted to {isa} (a fresh process)")
-    cmd = [sys.executable, "-m", "langgan_bench", "perf", "--phases-only", "--data-dir", str(data_dir)]
+    cmd = [sys.executable, "-m", "langgan_bench", "perf", "--phases-only"]
+    cmd += ["--data-dir", str(data_dir)] if data_dir is not None else []
     out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)  # its log lines pass through
     if out.returncode != 0:
         raise UserError(f"--isa {isa}: the restricted run failed (exit {out.returncode}; its error is above)")
