@@ -67,7 +67,9 @@ def test_avx2_restriction_takes_effect_in_a_fresh_process():
     restricted = cpu.isa_report(dict(os.environ, **cpu.ISA_ENV["avx2"]))
     assert restricted["torch"] == "AVX2"
     assert "AVX2" in restricted["onednn"] and "512" not in restricted["onednn"]
-    assert restricted["mkl"] in ("AVX2", "unknown")  # MKL reports itself only where torch's products use it
+    assert restricted["mkl"] in ("AVX2", "unknown") or restricted["mkl"].startswith(
+        "generic"
+    )  # MKL reports itself only where torch's products use it
     assert native["torch"] == torch.backends.cpu.get_cpu_capability()  # this process' own setting
 
 

@@ -103,7 +103,11 @@ def test_oracle_reference_rows_are_computed_once_and_cached(seqgan, monkeypatch,
     profile = PROFILES.get("tiny")
     metrics = [METRICS.get(n) for n in METRICS.names()]
     first = oracle_reference(ds, profile, metrics)
-    assert {v.metric for v in first} == {"nll_oracle", "nll_test"}
+    # the oracle has no text: its rows are the NLLs and the token statistics of its own samples
+    token_stats = {f"{m}-{n}" for m in ("distinct", "unique", "entropy") for n in (1, 2, 3, 4)}
+    assert {v.metric for v in first} == {"nll_oracle", "nll_test"} | token_stats | {
+        f"ms_jaccard-{n}" for n in (2, 3, 4, 5)
+    }
     assert next(v for v in first if v.metric == "nll_test").value == pytest.approx(ds.oracle.nll(ds.test))
     with monkeypatch.context() as m:
         m.setattr(type(ds.oracle), "sample", lambda *a, **k: pytest.fail("recomputed"))

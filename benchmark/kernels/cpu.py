@@ -143,7 +143,8 @@ def isa_report(env: dict[str, str] | None = None) -> dict[str, str]:
             found["onednn"] = line.split(",isa:", 1)[1].strip()
         elif line.startswith("MKL_VERBOSE") and "Intel(R)" in line and found["mkl"] == "unknown":
             m = re.search(r"\(Intel\(R\) (AVX[-\w]*|SSE[\w.]*)\)", line)  # "... (Intel(R) AVX2) ..."
-            found["mkl"] = m.group(1) if m else "reported"
+            # on a CPU that is not Intel's, MKL names no instruction set and takes its generic kernels
+            found["mkl"] = m.group(1) if m else "generic (no Intel ISA named)"
     return found
 
 
