@@ -379,6 +379,19 @@ def build_cli() -> click.Group:
     def show(**params: Any) -> _Job:
         return _job("show")(**params)
 
+    @group.command(
+        "site",
+        context_settings=settings,
+        short_help="merge results folders into one static leaderboard site",
+        help="merge results folders (RESULTS...: from collaborators, machines, GPU runs) into one static site "
+        "that opens from disk; runs merge by run id, and conflicting results are listed, never mixed",
+    )
+    @click.argument("results", nargs=-1, required=True)
+    @click.option("--out", default="site", help="the site's folder, replaced whole (default: site)")
+    @_verbosity_options
+    def site(**params: Any) -> _Job:
+        return _job("site")(**params)
+
     return group
 
 
@@ -698,6 +711,18 @@ def cmd_show(args: SimpleNamespace) -> int:
     return 0
 
 
+def cmd_site(args: SimpleNamespace) -> int:
+    from langgan_bench.analysis.site import build_site, conflict_lines
+
+    index, merged = build_site([Path(r) for r in args.results], Path(args.out))
+    for line in conflict_lines(merged):
+        LOG.warning("conflict: %s", line)
+    runs = merged.rows.run_id.nunique()
+    print(f"site of {runs} runs from {len(merged.sources)} results folders, {len(merged.conflicts)} conflicts")
+    print(index)
+    return 0
+
+
 COMMANDS = {
     "list": cmd_list,
     "data": cmd_data,
@@ -707,6 +732,7 @@ COMMANDS = {
     "perf": cmd_perf,
     "report": cmd_report,
     "show": cmd_show,
+    "site": cmd_site,
 }
 
 
