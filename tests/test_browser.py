@@ -41,11 +41,15 @@ def sort_key(text: str) -> tuple[int, float | str]:
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
-    """A results folder (MLE and SeqGAN, two seeds, with histories and samples), its report, and a site of it."""
+    """A results folder (MLE, SeqGAN and RankGAN, two seeds, with histories and samples), its report, and a site."""
     root = tmp_path_factory.mktemp("browser")
     results = root / "results"
     for s in (0, 1):
-        for model, curve, history in (("mle", nll_curve(), mle_history), ("seqgan", nll_curve(worse=0.3), gan_history)):
+        for model, curve, history in (
+            ("mle", nll_curve(), mle_history),
+            ("seqgan", nll_curve(worse=0.3), gan_history),
+            ("rankgan", nll_curve(worse=0.1, noise=0.05), gan_history),
+        ):
             write_run(results, model, s, curve, temperatures=GRID)
             run = write_record(results, model, s, *history(s)).parent
             (run / "samples").mkdir()
@@ -138,3 +142,22 @@ def test_with_scripts_off_the_tables_are_there_unsorted(pages, browser):
     html = tab.call("DOM.getOuterHTML", {"nodeId": tab.call("DOM.getDocument")["root"]["nodeId"]})["outerHTML"]
     assert html.count('<table class="sortable">') >= 3 and 'class="sorts"' not in html  # no script ran
     assert tab.problems == [], tab.problems
+
+
+def test_the_checks_see_what_they_look_for(browser, tmp_path):
+    """The checks above would fail on a broken page: a console error, an exception, an external request and a
+    figure that does not load are all caught."""
+    page = tmp_path / "broken.html"
+    page.write_text(
+        "<!doctype html><html><body><h1>broken</h1><img alt='gone' src='missing.png'>"
+        "<img alt='remote' src='http://127.0.0.1:9/x.png'>"
+        "<script>console.error('boom'); undefinedFunction();</script></body></html>"
+    )
+    tab = browser.page()
+    tab.open(page.as_uri())
+    assert any("console.error: boom" in p for p in tab.problems)
+    assert any("undefinedFunction" in p for p in tab.problems)
+    assert any("missing.png" in p for p in tab.problems)
+    assert "http://127.0.0.1:9/x.png" in tab.requests
+    figures = tab.evaluate(FIGURES)
+    assert [f["natural"] for f in figures] == [0, 0]

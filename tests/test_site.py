@@ -114,7 +114,7 @@ def test_the_site_has_an_index_a_page_per_board_and_per_model(built):
     assert "class=sortable" in board and "<script>" in board and "http" not in board.lower()
     # MLE seed 1 is in conflict: left out of every table, so MLE has one seed
     at_one = board.split("Leaderboard at T = 1.0")[1].split("</table>")[0]  # the leaderboard at T = 1
-    rows = [re.findall(r"<td>(.*?)</td>", row)[:2] for row in at_one.split("<tr>")[2:]]
+    rows = [re.findall(r"<td(?: class=t)?>(.*?)</td>", row)[:2] for row in at_one.split("<tr>")[2:]]
     assert rows == [["mle", "1"], ["rankgan", "2"], ["seqgan", "2"]]
     model = (out / model_page("oracle", "tiny", "rankgan")).read_text()
     assert "rankgan on oracle — profile tiny" in model

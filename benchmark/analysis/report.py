@@ -423,7 +423,7 @@ _CSS = (
     "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
     "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}"
     "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right;vertical-align:top}"
-    "td:first-child,th:first-child{text-align:left}th{background:#f2f2f2}img{max-width:100%;height:auto}"
+    "td:first-child,th{text-align:left}td.t{text-align:left}th{background:#f2f2f2}img{max-width:100%;height:auto}"
     "h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}"
     "th.sorts{cursor:pointer}th.sorts:hover:after,th.sorts:focus:after{content:' \\2195';color:#777}"
     "th[aria-sort=ascending]:after{content:' \\25B2';color:#222}"
@@ -452,6 +452,15 @@ document.querySelectorAll('table.sortable').forEach(function (t) {
   });
 });
 """
+
+
+_NUMBER = re.compile(r"\s*[-+]?(\d|\.\d)")
+
+
+def _cell(value: object) -> str:
+    """A table cell: numbers right-aligned (the CSS default), text left-aligned (class t)."""
+    text = html.escape(str(value))
+    return f"<td>{text}</td>" if not text or _NUMBER.match(text) else f"<td class=t>{text}</td>"
 
 
 def inline_png(path: Path) -> str:
@@ -493,7 +502,7 @@ def to_html(
             sortable_tables += sortable
             out.append(f"<table{' class=sortable' if sortable else ''}><thead><tr>")
             out.append("".join(f"<th scope='col'>{e(str(h))}</th>" for h in header) + "</tr></thead><tbody>")
-            out += ["<tr>" + "".join(f"<td>{e(str(x))}</td>" for x in r) + "</tr>" for r in rows]
+            out += ["<tr>" + "".join(_cell(x) for x in r) + "</tr>" for r in rows]
             out.append("</tbody></table>")
     if sortable_tables:
         out.append(f"<script>{SORT_SCRIPT}</script>")

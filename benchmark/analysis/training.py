@@ -13,6 +13,7 @@ It reads JSON only (the analysis layer never imports torch), so it works on resu
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,8 +333,8 @@ def draw_training(
                 ax.set_xlabel(xlabel, fontsize=8)
         else:
             row, col = models.index(model), panels.index(panel)
-            if row == 0:
-                ax.set_title(f"{panel.title}\n({panel.units})", fontsize=8.5)
+            if row == 0:  # the units wrapped to the column's width
+                ax.set_title(f"{panel.title}\n" + textwrap.fill(f"({panel.units})", 24), fontsize=8.5)
             if row == nrows - 1:
                 ax.set_xlabel(xlabel, fontsize=8)
             if col == 0:
@@ -399,7 +400,9 @@ def _draw_panel(
                 if first > 0:
                     ax.axvline(first, color="#AAAAAA", linewidth=0.8, zorder=0)
                 after = next((x for x in starts[i + 1 :] if isinstance(x, (int, float))), span)
-                if label_phases and r is runs[0] and after - first > 0.22 * span:  # named where there is room
+                if (
+                    label_phases and r is runs[0] and after - first > 0.3 * span and first < 0.65 * span
+                ):  # named where there is room
                     name = PHASE_NAMES.get(str(p.get("kind")), str(p.get("kind", "")))
                     ax.text(first, 0.98, f" {name}", transform=ax.get_xaxis_transform(), fontsize=6.5,
                             color="#777777", va="top", ha="left", clip_on=True)  # fmt: skip
