@@ -13,7 +13,7 @@ PERF_ISA ?= native,avx2
 # Use the shared data folder beside the clone when there is one (machines without network, CI).
 export LANGGAN_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data))
 
-.PHONY: bench test lint imports perf report venv clean
+.PHONY: bench test lint imports perf report venv clean browser
 
 venv: $(STAMP)
 
@@ -41,8 +41,18 @@ perf: $(STAMP)
 
 # the import contracts first (seconds), then one pytest-xdist worker per core, a module (and the runs it trains
 # once for its tests) on one worker
-test: imports
+test: imports browser
 	$(BIN)/python -m pytest -q -n auto --dist loadscope
+
+# tests/test_browser.py opens the report and the site in headless Chromium: installed here when missing and
+# apt-get may (root on Debian; BROWSER=0 skips it), else that test says why it skipped. Nothing to do when present.
+BROWSER ?= 1
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  [ "$(BROWSER)" = 0 ] || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "make: no Chromium (Debian: apt-get install chromium); tests/test_browser.py will be skipped"
 
 lint: imports
 	$(BIN)/ruff check .

@@ -367,6 +367,31 @@ def build_cli() -> click.Group:
     def report(**params: Any) -> _Job:
         return _job("report")(**params)
 
+    @group.command(
+        "show",
+        context_settings=settings,
+        help="a run's training: a summary on the terminal and its training curves (training.png beside the run)",
+    )
+    @click.argument("run_id")
+    @click.option("--results", default="results", help="results folder (default: results)")
+    @click.option("--out", help="folder for the figure (default: the run's own folder)")
+    @_verbosity_options
+    def show(**params: Any) -> _Job:
+        return _job("show")(**params)
+
+    @group.command(
+        "site",
+        context_settings=settings,
+        short_help="merge results folders into one static leaderboard site",
+        help="merge results folders (RESULTS...: from collaborators, machines, GPU runs) into one static site "
+        "that opens from disk; runs merge by run id, and conflicting results are listed, never mixed",
+    )
+    @click.argument("results", nargs=-1, required=True)
+    @click.option("--out", default="site", help="the site's folder, replaced whole (default: site)")
+    @_verbosity_options
+    def site(**params: Any) -> _Job:
+        return _job("site")(**params)
+
     return group
 
 
@@ -644,6 +669,60 @@ def cmd_report(args: SimpleNamespace) -> int:
     return 0
 
 
+def cmd_show(args: SimpleNamespace) -> int:
+    from langgan_bench.analysis.training import (
+        FIGURE_FILE,
+        QUANTITIES,
+        curve_frame,
+        draw_training,
+        find_run,
+        phase_frame,
+        read_run,
+        summary_frame,
+    )
+    from langgan_bench.core.files import ensure_writable
+
+    run_dir = find_run(Path(args.results), args.run_id)
+    run = read_run(run_dir)
+    out = ensure_writable(Path(args.out), "figure folder") if args.out else run_dir
+    curves = curve_frame([run])
+    seconds = "" if run.train_seconds is None else f", trained in {run.train_seconds:.1f}s"
+    print(f"run {run.run_id}: {run.model} on {run.dataset} ({run.profile}), seed {run.seed}, {run.status}{seconds}")
+    if run.diverged:
+        print(f"diverged at step {run.diverged.get('step')}: {run.diverged.get('reason')}")
+    phases = phase_frame([run])
+    if not phases.empty:
+        print("\nphases:")
+        shown = phases[["phase", "kind", "steps", "seconds"]].astype({"steps": "Int64"})
+        shown = shown.rename(columns={"steps": "optimiser steps"})
+        print(shown.to_string(index=False, float_format=lambda x: f"{x:.1f}"))
+    table = summary_frame(curves)
+    print("\ntraining history (first, last, extremes; steps count every optimiser update):")
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}", na_rep=""))
+    known = [q for q in table.quantity if q in QUANTITIES]
+    if known:
+        print()
+        width = max(map(len, known))
+        for q in known:
+            print(f"  {q:<{width}}  {QUANTITIES[q]}")
+    path = out / FIGURE_FILE
+    draw_training(curves, [run], f"{run.model} on {run.dataset} ({run.profile}), seed {run.seed}", path)
+    print(f"\nwrote {path}")
+    return 0
+
+
+def cmd_site(args: SimpleNamespace) -> int:
+    from langgan_bench.analysis.site import build_site, conflict_lines
+
+    index, merged = build_site([Path(r) for r in args.results], Path(args.out))
+    for line in conflict_lines(merged):
+        LOG.warning("conflict: %s", line)
+    runs = merged.rows.run_id.nunique()
+    print(f"site of {runs} runs from {len(merged.sources)} results folders, {len(merged.conflicts)} conflicts")
+    print(index)
+    return 0
+
+
 COMMANDS = {
     "list": cmd_list,
     "data": cmd_data,
@@ -652,6 +731,8 @@ COMMANDS = {
     "score": cmd_score,
     "perf": cmd_perf,
     "report": cmd_report,
+    "show": cmd_show,
+    "site": cmd_site,
 }
 
 

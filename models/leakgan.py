@@ -55,7 +55,7 @@ from langgan_bench.models.networks.generator import (
 )
 from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN
 from langgan_bench.models.training.base import TrainContext, adam, optimise
-from langgan_bench.models.training.discriminator import DiscTraining
+from langgan_bench.models.training.discriminator import DiscTraining, classifier_accuracy
 from langgan_bench.models.training.policy_gradient import check_collapse, policy_gradient_loss
 from langgan_bench.models.training.rollout import rollout_rewards
 from langgan_bench.models.training.template import (
@@ -323,6 +323,9 @@ class LeakGAN(AdversarialModel):
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return self.disc.loss(real, fake)
 
+    def discriminator_probe(self, real: torch.Tensor, fake: torch.Tensor, seed: int) -> dict[str, float]:
+        return classifier_accuracy(self.disc.prob_real(real), self.disc.prob_real(fake))
+
     def _update(self, opt: torch.optim.Optimizer, loss: torch.Tensor, ctx: TrainContext, what: str) -> None:
         # the manager's and the worker's gradients are clipped separately, as their updates are
         clip, groups = self.config.training.grad_clip, self.gen.param_groups()
@@ -349,4 +352,4 @@ class LeakGAN(AdversarialModel):
         worker = policy_gradient_loss(token_log_probs(out, x), intrinsic_rewards(out, c), mask)
         weights = rescale(q, tr.delta)[:, : len(window_ends(x.shape[1], c))]
         self._update(self.adv_opt, manager_loss(out, c, mask, weights) + worker, ctx, "generator loss")
-        return {"reward": float(q.mean())}
+        return {"reward": float(q.mean()), "reward_std": float(q.std())}

@@ -26,7 +26,7 @@ from langgan_bench.models.networks.discriminators import CNNConfig, CNNDiscrimin
 from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator, evaluating
 from langgan_bench.models.seqgan import SeqGAN
 from langgan_bench.models.training.base import TrainContext, adam, make_generator, optimise
-from langgan_bench.models.training.discriminator import DiscTraining
+from langgan_bench.models.training.discriminator import DiscTraining, classifier_accuracy
 from langgan_bench.models.training.mle import MLETraining
 from langgan_bench.models.training.policy_gradient import check_collapse, policy_gradient_loss
 from langgan_bench.models.training.template import (
@@ -106,6 +106,9 @@ class MaliGAN(AdversarialModel):
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return self.disc.loss(real, fake)
 
+    def discriminator_probe(self, real: torch.Tensor, fake: torch.Tensor, seed: int) -> dict[str, float]:
+        return classifier_accuracy(self.disc.prob_real(real), self.disc.prob_real(fake))
+
     def adversarial_step(self, ctx: TrainContext, n: int) -> dict[str, float]:
         adv = self.config.adversarial
         x = self.gen.sample(adv.batch_size, 1.0, derive_seed(ctx.seed, self.name, "g-batch", n)).to(self.device)
@@ -116,4 +119,5 @@ class MaliGAN(AdversarialModel):
         loss = policy_gradient_loss(self.gen.log_prob(x), importance_advantages(logits), self.gen.mask(x))
         optimise(loss, self.g_opt, step=ctx.steps, what="generator loss", clip=adv.grad_clip,
                  clip_groups=[self.gen.parameters()])  # fmt: skip
-        return {"reward": float(torch.sigmoid(logits).mean())}  # mean D(x) of the batch, for the log
+        d = torch.sigmoid(logits)  # D(x) of the batch, for the log and the history
+        return {"reward": float(d.mean()), "reward_std": float(d.std())}

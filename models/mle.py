@@ -59,5 +59,6 @@ class MLE(Model):
             best_epoch=ps.best_epoch,
             best_valid_nll=ps.best_valid,
             train_seconds=ps.elapsed,
-            history=ps.history,
+            history=[dict(h, phase="mle") for h in ps.history],
+            phases=[{"phase": "mle", "kind": "mle", "seconds": ps.elapsed, "first_step": 0, "last_step": ctx.steps}],
         )

@@ -18,9 +18,9 @@ from torch import nn
 
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.models.networks.discriminators import CNNConfig, CNNRanker, CompletionReward, RewardFn
-from langgan_bench.models.networks.generator import GeneratorConfig
+from langgan_bench.models.networks.generator import GeneratorConfig, evaluating
 from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN, AdversarialTraining, SeqGAN, SeqGANConfig
-from langgan_bench.models.training.discriminator import DiscTraining
+from langgan_bench.models.training.discriminator import DiscTraining, pair_accuracy
 from langgan_bench.models.training.mle import MLETraining
 
 
@@ -90,6 +90,13 @@ class RankGAN(SeqGAN):
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         # a fresh reference set per batch, from the global RNG (saved and restored with every checkpoint)
         return self.disc.loss(real, fake, self._real(self.config.ranking.ref_size))
+
+    @torch.no_grad()
+    def discriminator_probe(self, real: torch.Tensor, fake: torch.Tensor, seed: int) -> dict[str, float]:
+        """How often the ranker finds a real sentence more relevant to a reference set than a generated one."""
+        refs = self._real(self.config.ranking.ref_size, torch.Generator().manual_seed(seed))
+        with evaluating(self.disc):
+            return pair_accuracy(self.disc.relevance(real, refs), self.disc.relevance(fake, refs))
 
     def reward_fn(self, seed: int) -> RewardFn:
         """R(s | U, C⁺) with a reference set U and a real comparison set C⁺ drawn for this generator step."""

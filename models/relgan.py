@@ -32,8 +32,9 @@ from langgan_bench.core.config import derive_seed
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.kernels.dense import Dense
 from langgan_bench.models.networks.discriminators import fitting_filters
-from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator
+from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator, evaluating
 from langgan_bench.models.training.base import TrainContext, adam, make_generator, optimise
+from langgan_bench.models.training.discriminator import pair_accuracy
 from langgan_bench.models.training.mle import MLETraining
 from langgan_bench.models.training.policy_gradient import check_collapse
 from langgan_bench.models.training.template import AdversarialModel, AdversarialSteps, Phase, Pretrain
@@ -161,6 +162,12 @@ class RelGAN(AdversarialModel):
         hard, soft = self.gen.sample_relaxed(tr.batch_size, beta_at(n, tr.steps, tr.beta_max), g)
         check_collapse(hard, ctx.steps)
         return hard, soft
+
+    @torch.no_grad()
+    def discriminator_probe(self, real: torch.Tensor, fake: torch.Tensor, seed: int) -> dict[str, float]:
+        """The relativistic critic's accuracy: how often it scores a real sentence above a generated one."""
+        with evaluating(self.disc):
+            return pair_accuracy(self.disc(real).mean(1), self.disc(fake).mean(1))
 
     def discriminator_step(self, ctx: TrainContext, n: int) -> dict[str, float]:
         """``d_steps`` updates, each on a fresh real and a fresh (relaxed, detached) generated batch."""

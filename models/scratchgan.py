@@ -24,6 +24,7 @@ from langgan_bench.datasets.base import Dataset, trim_padding
 from langgan_bench.models.networks.discriminators import LSTMDiscConfig, LSTMDiscriminator
 from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator
 from langgan_bench.models.training.base import TrainContext, adam, make_generator, optimise
+from langgan_bench.models.training.discriminator import classifier_accuracy
 from langgan_bench.models.training.policy_gradient import (
     MovingAverageBaseline,
     check_collapse,
@@ -119,6 +120,15 @@ class ScratchGAN(AdversarialModel):
         check_collapse(x, ctx.steps)
         return trim_padding(x, self.gen.pad_id).to(self.device)
 
+    def discriminator_probe(self, real: torch.Tensor, fake: torch.Tensor, seed: int) -> dict[str, float]:
+        """D at each sentence's last counted step: the LSTM discriminator's verdict on the whole sentence."""
+
+        def whole(x: torch.Tensor) -> torch.Tensor:
+            last = (self.gen.mask(x).sum(1) - 1).clamp(min=0)
+            return self.disc.prob_real(x)[torch.arange(len(x), device=x.device), last]
+
+        return classifier_accuracy(whole(real), whole(fake))
+
     def discriminator_step(self, ctx: TrainContext, n: int) -> dict[str, float]:
         """Real vs a fresh generated batch, cross-entropy at every step of every sentence."""
         self.disc.train()
@@ -130,9 +140,12 @@ class ScratchGAN(AdversarialModel):
         x = self._fake_batch(ctx, n, "g-batch")
         mask = self.gen.mask(x)
         prob = self.disc.prob_real(x)
-        returns = discounted_returns(dense_rewards(prob, mask), self.config.training.gamma)
+        rewards = dense_rewards(prob, mask)
+        returns = discounted_returns(rewards, self.config.training.gamma)
         b = self.baseline.update(returns, mask)
         self.gen.train()
         g_loss = policy_gradient_loss(self.gen.log_prob(x), returns, mask, b)
         g = optimise(g_loss, self.g_opt, step=ctx.steps, what="generator loss")
-        return {"d_fake": float(prob[mask].mean()), "g_loss": g, "baseline": b}
+        r = rewards[mask]  # the per-step rewards 2·D − 1 of the counted positions
+        return {"d_fake": float(prob[mask].mean()), "g_loss": g, "baseline": b, "reward": float(r.mean()),
+                "reward_std": float(r.std())}  # fmt: skip

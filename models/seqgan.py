@@ -28,7 +28,7 @@ from langgan_bench.datasets.base import Dataset
 from langgan_bench.models.networks.discriminators import CNNConfig, CNNDiscriminator, RewardFn
 from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator, evaluating
 from langgan_bench.models.training.base import TrainContext, adam, make_generator, optimise
-from langgan_bench.models.training.discriminator import DiscTraining
+from langgan_bench.models.training.discriminator import DiscTraining, classifier_accuracy
 from langgan_bench.models.training.mle import MLETraining
 from langgan_bench.models.training.policy_gradient import check_collapse, policy_gradient_loss
 from langgan_bench.models.training.rollout import LSTMPolicy, rollout_rewards
@@ -142,6 +142,9 @@ class SeqGAN(AdversarialModel):
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return self.disc.loss(real, fake)
 
+    def discriminator_probe(self, real: torch.Tensor, fake: torch.Tensor, seed: int) -> dict[str, float]:
+        return classifier_accuracy(self.disc.prob_real(real), self.disc.prob_real(fake))
+
     def reward_fn(self, seed: int) -> RewardFn:
         """D(Y) of complete sentences (``seed`` seeds any extra inputs a reward needs; SeqGAN's needs none)."""
         return self.disc.reward()  # D(Y), scoring roll-out completions through their shared prefixes
@@ -160,7 +163,7 @@ class SeqGAN(AdversarialModel):
         loss = policy_gradient_loss(self.gen.log_prob(x), rewards, self.gen.mask(x))
         clip = [self.gen.parameters()]
         optimise(loss, self.g_opt, step=ctx.steps, what="generator loss", clip=adv.grad_clip, clip_groups=clip)
-        return {"reward": float(rewards.mean())}
+        return {"reward": float(rewards.mean()), "reward_std": float(rewards.std())}
 
     def after_pretrain(self) -> None:
         self.rollout_net.load_state_dict(self.gen.state_dict())  # the roll-out network starts as the generator

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import json
 import signal
 
@@ -122,6 +123,32 @@ def test_gans_that_pretrain_alike_share_one_pretraining(tiny_runs):
         records[name] = json.loads((run_dir / "config.json").read_text())["training"]["pretrained"]
     assert len({r["key"] for r in records.values()}) == 1, records
     assert sum(r["reused"] for r in records.values()) >= 3, records
+
+
+@pytest.mark.parametrize("name", GANS)
+def test_a_run_stores_its_training_history_and_phase_times(tiny_runs, name):
+    """What `show` and the report draw (models/training/template.py): entries placed on the run's step
+    counter, phases that tile the run, the probe's measurements in range, D's accuracy where D classifies."""
+    out, procs = tiny_runs
+    assert procs[name].returncode == 0, procs[name].stderr
+    (run_dir,) = (out / name / "runs").iterdir()
+    training = json.loads((run_dir / "config.json").read_text())["training"]
+    history, phases = training["history"], training["phases"]
+    steps = [h["step"] for h in history]
+    assert steps == sorted(steps) and 0 < steps[-1] <= training["steps"]
+    assert phases[0]["first_step"] == 0 and phases[-1]["last_step"] == training["steps"]
+    assert all(a["last_step"] == b["first_step"] for a, b in itertools.pairwise(phases))
+    assert all(p["seconds"] >= 0 for p in phases) and phases[-1]["kind"] == "adversarial"
+    assert sum(p["seconds"] for p in phases) <= training["train_seconds"] + 1e-6
+    adversarial = [h for h in history if h["phase"] == "adversarial"]
+    assert adversarial and all(-20 < h["sample_log_prob"] < 0 and 0 < h["distinct"] <= 1 for h in adversarial)
+    accuracy = {"rankgan": {"d_acc_pairs"}, "relgan": {"d_acc_pairs"}}.get(name, {"d_acc_real", "d_acc_fake"})
+    assert all(accuracy <= h.keys() and all(0 <= h[k] <= 1 for k in accuracy) for h in adversarial)
+    if name != "relgan":  # RelGAN's generator gets the critic's gradient, not a reward
+        assert all("reward" in h and h["reward_std"] >= 0 for h in adversarial)
+    if name != "scratchgan":  # the others pre-train by MLE (LeakGAN after a discriminator round)
+        first = next(h for h in history if "valid_nll" in h)
+        assert first["phase"] in ("mle", "supervised") and first["step"] > 0
 
 
 @pytest.mark.parametrize("name", ["seqgan"])
@@ -560,6 +587,9 @@ def test_a_diverging_run_is_recorded_and_the_bench_goes_on(tmp_path):
     (run_dir,) = (tmp_path / "runs").iterdir()
     config = json.loads((run_dir / "config.json").read_text())
     assert config["status"] == "diverged" and config["diverged"]["step"] == int(float(row["value"]))
+    # the history up to the divergence is kept, its last phase marked
+    assert config["training"]["history"][0]["phase"] == "mle" and config["training"]["phases"][-1]["diverged"]
+    assert config["training"]["phases"][-1]["last_step"] == config["diverged"]["step"]
     # the rest of the leaderboard is unaffected: the report still builds and shows the divergence
     ok = cli(*TINY, "--model", "mle", "--out", str(tmp_path))
     assert ok.returncode == 0

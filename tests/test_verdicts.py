@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import langgan_bench
-from langgan_bench.analysis.report import build_report, md_escape
+from langgan_bench.analysis.report import SORT_SCRIPT, build_report, md_escape
 from langgan_bench.analysis.rows import load_results
 from langgan_bench.analysis.stats import per_seed, summarize, t_interval
 from langgan_bench.analysis.verdicts import (
@@ -401,7 +401,9 @@ def test_html_is_self_contained(tmp_path):
     assert "data:image/png;base64," in page
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)
     assert not re.search(r"(https?:)?//[a-z0-9]", text, flags=re.I)  # no external URL of any kind
-    assert not re.search(r"<(script|link|iframe)", page, flags=re.I)
+    assert not re.search(r"<(link|iframe)|<script[^>]", page, flags=re.I)  # nothing loaded from elsewhere
+    scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
+    assert scripts == [SORT_SCRIPT]  # the one inline script: it sorts tables, nothing else
 
 
 def test_values_from_files_are_escaped(tmp_path):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from langgan_bench.analysis.colours import ORACLE_COLOUR, model_colour
 from langgan_bench.analysis.rows import ORACLE_MODEL
 from langgan_bench.analysis.verdicts import BASELINE, PAIRS, frontier_curve
 from langgan_bench.core.files import writing
@@ -33,6 +34,7 @@ class PlotSpec:
     title: str
 
 
+TEMPERATURE_LABEL = "softmax temperature T (left: cold, precise; right: hot, diverse)"
 PLOTS = (
     PlotSpec(
         "nll",
@@ -46,8 +48,8 @@ PLOTS = (
         "bleu",
         "self_bleu-5",
         "bleu-5",
-        "Self-BLEU-5 (lower = more diverse)",
-        "BLEU-5 (higher = better quality)",
+        "Self-BLEU-5 (0 to 1; lower = more diverse)",
+        "BLEU-5 (0 to 1; higher = better quality)",
         "BLEU-5 vs Self-BLEU-5 across temperatures",
     ),
     PlotSpec(
@@ -62,19 +64,24 @@ PLOTS = (
         "prdc",
         "recall",
         "precision",
-        "recall of the test set's embeddings (higher = better coverage)",
-        "precision of the samples' embeddings (higher = better quality)",
+        "recall of the test set's embeddings (0 to 1; higher = better coverage)",
+        "precision of the samples' embeddings (0 to 1; higher = better quality)",
         "precision vs recall (k-NN manifolds) across temperatures",
     ),
     PlotSpec(
-        "fed", "temperature", "fed", "temperature", "FED (lower = closer to the test set)", "FED across temperatures"
+        "fed",
+        "temperature",
+        "fed",
+        TEMPERATURE_LABEL,
+        "FED (squared embedding distance; lower = closer to the test set)",
+        "FED across temperatures",
     ),
     PlotSpec(
         "mauve",
         "temperature",
         "mauve",
-        "temperature",
-        "MAUVE (higher = closer to the test set)",
+        TEMPERATURE_LABEL,
+        "MAUVE (0 to 1; higher = closer to the test set)",
         "MAUVE across temperatures",
     ),
 )
@@ -118,7 +125,8 @@ def draw(points: pd.DataFrame, spec: PlotSpec, title: str, path: Path) -> None:
             if with_frontier else (np.array([]), np.array([]))
         )  # fmt: skip
         faint = {"alpha": 0.4, "linestyle": "--"} if fx.size else {}
-        (line,) = ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.2, label=str(model), **faint)
+        colour = model_colour(str(model))
+        (line,) = ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.2, label=str(model), color=colour, **faint)
         if fx.size:
             ax.plot(
                 fx,
@@ -141,7 +149,7 @@ def draw(points: pd.DataFrame, spec: PlotSpec, title: str, path: Path) -> None:
         ox, oy = float(oracle.x.iloc[0]), float(oracle.y.iloc[0])
         if spec.x == "nll_test":
             ax.axvline(ox, color="grey", linestyle="--", linewidth=1, label=f"oracle NLL_test floor ({ox:.3f})")
-        ax.scatter([ox], [oy], marker="*", s=160, color="black", zorder=5, label=f"oracle ({ox:.3f}, {oy:.3f})")
+        ax.scatter([ox], [oy], marker="*", s=160, color=ORACLE_COLOUR, zorder=5, label=f"oracle ({ox:.3f}, {oy:.3f})")
     ax.set_xlabel(spec.xlabel)
     ax.set_ylabel(spec.ylabel)
     ax.set_title(title, fontsize=10)

@@ -2,8 +2,10 @@
 
 ``build_report`` writes, into the report folder: ``verdicts.csv`` (the matched-diversity verdicts, see
 verdicts.py), ``verdict_points.csv`` (Δ at every GAN temperature), ``leaderboard.csv`` (every cell: mean,
-95% half-width, n over seeds), one PNG per figure, ``report.md`` and ``report.html`` (the same content; the
-HTML is one self-contained file with its figures inlined). Every value that comes from a file is escaped.
+95% half-width, n over seeds), one PNG per figure (the quality–diversity planes and, per dataset, the runs'
+training curves), ``report.md`` and ``report.html`` (the same content; the HTML is one self-contained file
+with its figures inlined and one short inline script that sorts a table by a clicked column; without
+scripts it is the same page, unsorted). Every value that comes from a file is escaped.
 Numbers with different signatures never share a column: a metric with several signatures in one group gets a
 column per signature, each in the signature legend.
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import json
 import logging
 import math
 import re
@@ -24,8 +25,16 @@ import pandas as pd
 
 from langgan_bench.analysis.plots import PLOTS, curves, draw
 from langgan_bench.analysis.published import published_beside
-from langgan_bench.analysis.rows import ORACLE_MODEL, RUNS_DIR, load_results, read_failures
-from langgan_bench.analysis.stats import per_seed, summarize
+from langgan_bench.analysis.rows import ORACLE_MODEL, RUNS_DIR, load_results, read_failures, run_record, wall_seconds
+from langgan_bench.analysis.stats import per_seed, summarize, t_interval
+from langgan_bench.analysis.training import (
+    curve_frame,
+    draw_training,
+    figure_alt,
+    phase_frame,
+    phase_summary,
+    read_runs,
+)
 from langgan_bench.analysis.verdicts import BASELINE, verdicts
 from langgan_bench.core.errors import UserError
 from langgan_bench.core.files import atomic_write_text, ensure_writable, is_safe_name
@@ -37,7 +46,9 @@ SAMPLE_TEMPERATURES = (0.7, 1.0, 1.5)
 SAMPLES_PER_MODEL = 5
 MAX_SAMPLE_CHARS = 400
 
-Block = tuple[str, object]  # ("h1"|"h2"|"h3"|"p", text) | ("table", (header, rows)) | ("img", (alt, path))
+#: ("h1"|"h2"|"h3"|"p", text) | ("table", (header, rows[, sortable])) | ("img", (alt, path))
+#: | ("links", [(text, href), ...]) (site pages' navigation)
+Block = tuple[str, object]
 
 
 # --- formatting ---------------------------------------------------------------------------------------
@@ -188,14 +199,18 @@ def sweep_blocks(cells: pd.DataFrame) -> list[Block]:
     ]
 
 
-def figure_blocks(cells: pd.DataFrame, dataset: str, profile: str, out_dir: Path) -> tuple[list[Block], list[Path]]:
+def figure_blocks(
+    cells: pd.DataFrame, dataset: str, profile: str, out_dir: Path, prefix: str | None = None
+) -> tuple[list[Block], list[Path]]:
+    """The quality–diversity figures of one (dataset, profile) group, named ``<prefix>-<figure>.png``
+    (``prefix``: ``<dataset>-<profile>`` unless given)."""
     blocks: list[Block] = []
     written = []
     for spec in PLOTS:
         found = curves(cells, spec)
         for i, (x_sig, y_sig, points) in enumerate(found, start=1):
             suffix = "" if len(found) == 1 else f"-{i}"
-            path = _inside(out_dir, f"{dataset}-{profile}-{spec.name}{suffix}.png")
+            path = _inside(out_dir, f"{prefix or f'{dataset}-{profile}'}-{spec.name}{suffix}.png")
             title = f"{dataset} ({profile}): {spec.title}" + (f" [{i}]" if suffix else "")
             draw(points, spec, title, path)
             blocks.append(("img", (f"{spec.y} against {spec.x}{suffix}", path)))
@@ -203,6 +218,49 @@ def figure_blocks(cells: pd.DataFrame, dataset: str, profile: str, out_dir: Path
                 blocks.append(("p", f"Figure [{i}]: {spec.y} = {y_sig}" + (f"; {spec.x} = {x_sig}" if x_sig else "")))
             written.append(path)
     return blocks, written
+
+
+def training_blocks(
+    results_dir: Path | dict[str, Path], run_ids: list[str], title: str, path: Path
+) -> tuple[list[Block], list[Path]]:
+    """The training curves of ``run_ids`` (one small-multiples figure: a row per model, a line per seed) and
+    their wall time per phase. ``results_dir``: the folder of every run, or each run's folder (the site's
+    merged results)."""
+    if isinstance(results_dir, dict):
+        runs = [r for rid in run_ids for r in read_runs(results_dir[rid], [rid])]
+    else:
+        runs = read_runs(results_dir, run_ids)
+    runs = [r for r in runs if r.history]
+    blocks: list[Block] = [("h3", "Training curves")]
+    if not runs:
+        blocks.append(("p", "No training history is stored for these runs (runs from before 0.6.0, or results "
+                            "copied without their config.json)."))  # fmt: skip
+        return blocks, []
+    curves = curve_frame(runs)
+    draw_training(curves, runs, title, path)
+    blocks += [
+        (
+            "p",
+            "From each run's stored history, against the run's optimiser steps (every generator and "
+            "discriminator update); a row per model, a line per seed, grey lines where a phase starts (MLE "
+            "pre-training, discriminator pre-training, adversarial training). What to look for: a "
+            "discriminator whose accuracy reaches 1 early wins and leaves the generator no signal; rewards "
+            "that shrink to one value with no spread, or a fall in distinct samples, mean collapse; the "
+            "generator's NLL should not drift up during adversarial training. A dotted black line marks "
+            "where a run diverged.",
+        ),
+        ("img", (figure_alt(runs, curves), path)),
+    ]
+    phases = phase_frame(runs)
+    table = phase_summary(phases)
+    if not table.empty:
+        rows = []
+        for r in table.itertuples(index=False):
+            ci = t_interval(phases[(phases.model == r.model) & (phases.phase == r.phase)].seconds.dropna())
+            rows.append([r.model, r.phase, r.kind, str(r.seeds), f"{r.steps:.0f}", fmt(ci.mean, ci.half_width, 1)])
+        header = ["model", "phase", "kind", "seeds", "optimiser steps", "wall seconds (mean ± 95% CI)"]
+        blocks += [("h3", "Wall time per training phase"), ("table", (header, rows))]
+    return blocks, [path]
 
 
 def _inside(folder: Path, name: str) -> Path:
@@ -213,19 +271,21 @@ def _inside(folder: Path, name: str) -> Path:
     return path
 
 
-def sample_blocks(df: pd.DataFrame, results_dir: Path) -> list[Block]:
-    """A few decoded samples per model (its lowest seed's run) at a few temperatures, from the stored files."""
+def sample_blocks(df: pd.DataFrame, results_dir: Path | dict[str, Path]) -> list[Block]:
+    """A few decoded samples per model (its lowest seed's run) at a few temperatures, from the stored files
+    (``results_dir``: the folder of every run, or each run's folder)."""
     rows = []
     runs = df[df.model != ORACLE_MODEL].sort_values(["model", "seed"]).drop_duplicates("model")
     for r in runs.itertuples(index=False):
         for t in SAMPLE_TEMPERATURES:
-            for i, line in enumerate(_read_samples(results_dir, r.run_id, t)):
+            folder = results_dir[r.run_id] if isinstance(results_dir, dict) else results_dir
+            for i, line in enumerate(_read_samples(folder, r.run_id, t)):
                 rows.append([r.model if i == 0 else "", f"{t:g}" if i == 0 else "", line])
     if not rows:
         return []
     return [
         ("h3", f"Samples (seed {int(runs.seed.min())}, first {SAMPLES_PER_MODEL})"),
-        ("table", (["model", "T", "sample"], rows)),
+        ("table", (["model", "T", "sample"], rows, False)),  # rows grouped by model: not sortable
     ]
 
 
@@ -236,28 +296,6 @@ def _read_samples(results_dir: Path, run_id: str, t: float) -> list[str]:
     with open(path, "rb") as f:
         head = f.read(64 * 1024).decode("utf-8", errors="replace")
     return [line[:MAX_SAMPLE_CHARS] for line in head.splitlines()[:SAMPLES_PER_MODEL]]
-
-
-def run_record(results_dir: Path, run_id: str) -> dict:
-    """A run's config.json for display (device, threads, wall time); {} when absent or unreadable."""
-    path = results_dir / RUNS_DIR / run_id / "config.json"
-    try:
-        if not is_safe_name(run_id) or path.stat().st_size > 2**20:
-            return {}
-        record = json.loads(path.read_text(encoding="utf-8"))
-        return record if isinstance(record, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def wall_seconds(record: dict) -> float | None:
-    """A run record's wall time (started to finished), None for an unfinished or damaged record."""
-    try:
-        return (
-            dt.datetime.fromisoformat(record["finished"]) - dt.datetime.fromisoformat(record["started"])
-        ).total_seconds()
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def environment_blocks(df: pd.DataFrame, results_dir: Path) -> list[Block]:
@@ -369,8 +407,11 @@ def to_markdown(blocks: list[Block], folder: Path) -> str:
         elif kind == "img":
             alt, path = body  # type: ignore[misc]
             out.append(f"![{md_escape(alt)}]({path.relative_to(folder).as_posix()})\n")
+        elif kind == "links":
+            out += [f"- [{md_escape(text)}]({href})" for text, href in body]  # type: ignore[attr-defined]
+            out.append("")
         elif kind == "table":
-            header, rows = body  # type: ignore[misc]
+            header, rows, *_ = body  # type: ignore[misc]
             out.append("| " + " | ".join(md_escape(h) for h in header) + " |")
             out.append("|" + "|".join("---" for _ in header) + "|")
             out += ["| " + " | ".join(md_escape(x) for x in r) + " |" for r in rows]
@@ -382,32 +423,89 @@ _CSS = (
     "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
     "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}"
     "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right;vertical-align:top}"
-    "td:first-child,th:first-child{text-align:left}th{background:#f2f2f2}img{max-width:100%}"
+    "td:first-child,th{text-align:left}td.t{text-align:left}th{background:#f2f2f2}img{max-width:100%;height:auto}"
     "h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}"
+    "th.sorts{cursor:pointer}th.sorts:hover:after,th.sorts:focus:after{content:' \\2195';color:#777}"
+    "th[aria-sort=ascending]:after{content:' \\25B2';color:#222}"
+    "th[aria-sort=descending]:after{content:' \\25BC';color:#222}"
+    "nav{font-size:.9em;margin-bottom:1em}nav a{margin-right:1em}.conflict{color:#b00}"
 )
 
+#: Sorts a table by the clicked (or Enter-pressed) header: numbers (a cell's leading number, so "7.1 ± 0.2"
+#: sorts by 7.1) before text, ascending then descending. Without scripts the tables are the same, unsorted.
+SORT_SCRIPT = """
+document.querySelectorAll('table.sortable').forEach(function (t) {
+  t.querySelectorAll('thead th').forEach(function (th, i) {
+    th.classList.add('sorts'); th.tabIndex = 0; th.title = 'sort by this column';
+    function key(r) { var s = r.cells[i] ? r.cells[i].textContent.trim() : ''; var n = parseFloat(s);
+      return isNaN(n) ? [1, s.toLowerCase()] : [0, n]; }
+    function sort() {
+      var asc = th.getAttribute('aria-sort') !== 'ascending', body = t.tBodies[0];
+      t.querySelectorAll('thead th').forEach(function (h) { h.removeAttribute('aria-sort'); });
+      th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+      Array.from(body.rows).map(function (r) { return [key(r), r]; }).sort(function (a, b) {
+        var c = a[0][0] - b[0][0] || (a[0][1] < b[0][1] ? -1 : a[0][1] > b[0][1] ? 1 : 0);
+        return asc ? c : -c; }).forEach(function (p) { body.appendChild(p[1]); });
+    }
+    th.addEventListener('click', sort);
+    th.addEventListener('keydown', function (ev) { if (ev.key === 'Enter') sort(); });
+  });
+});
+"""
 
-def to_html(blocks: list[Block]) -> str:
-    """One self-contained page: no external resource, figures inlined as data URIs."""
+
+_NUMBER = re.compile(r"\s*[-+]?(\d|\.\d)")
+
+
+def _cell(value: object) -> str:
+    """A table cell: numbers right-aligned (the CSS default), text left-aligned (class t)."""
+    text = html.escape(str(value))
+    return f"<td>{text}</td>" if not text or _NUMBER.match(text) else f"<td class=t>{text}</td>"
+
+
+def inline_png(path: Path) -> str:
+    """A figure as a data URI: the report is one file."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def to_html(
+    blocks: list[Block],
+    title: str = "langgan-bench report",
+    image_src: Callable[[Path], str] = inline_png,
+    nav: list[tuple[str, str]] | None = None,
+) -> str:
+    """One page with no external resource: figures inlined as data URIs (or at ``image_src(path)``, a
+    relative link, for the site), tables sortable by a short inline script, every text escaped."""
     e = html.escape
     out = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>langgan-bench report</title>",
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<style>{_CSS}</style></head><body>",
     ]
+    if nav:
+        out.append("<nav>" + "".join(f"<a href='{e(href)}'>{e(text)}</a>" for text, href in nav) + "</nav>")
+    sortable_tables = 0
     for kind, body in blocks:
         if kind in ("h1", "h2", "h3"):
             out.append(f"<{kind}>{e(str(body))}</{kind}>")
         elif kind == "p":
             out.append(f"<p>{e(str(body))}</p>")
+        elif kind == "links":
+            items = "".join(f"<li><a href='{e(href)}'>{e(text)}</a></li>" for text, href in body)  # type: ignore[attr-defined]
+            out.append(f"<ul>{items}</ul>")
         elif kind == "img":
             alt, path = body  # type: ignore[misc]
-            data = base64.b64encode(path.read_bytes()).decode("ascii")
-            out.append(f"<p><img alt='{e(alt)}' src='data:image/png;base64,{data}'></p>")
+            out.append(f"<p><img alt='{e(alt)}' src='{e(image_src(path))}'></p>")
         elif kind == "table":
-            header, rows = body  # type: ignore[misc]
-            out.append("<table><tr>" + "".join(f"<th>{e(str(h))}</th>" for h in header) + "</tr>")
-            out += ["<tr>" + "".join(f"<td>{e(str(x))}</td>" for x in r) + "</tr>" for r in rows]
-            out.append("</table>")
+            header, rows, *flags = body  # type: ignore[misc]
+            sortable = not flags or bool(flags[0])
+            sortable_tables += sortable
+            out.append(f"<table{' class=sortable' if sortable else ''}><thead><tr>")
+            out.append("".join(f"<th scope='col'>{e(str(h))}</th>" for h in header) + "</tr></thead><tbody>")
+            out += ["<tr>" + "".join(_cell(x) for x in r) + "</tr>" for r in rows]
+            out.append("</tbody></table>")
+    if sortable_tables:
+        out.append(f"<script>{SORT_SCRIPT}</script>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -488,8 +586,13 @@ def build_report(
             figs, paths = figure_blocks(group, str(dataset), str(profile), out_dir)
             blocks += figs
             written += paths
-            blocks += sweep_blocks(group)
             sub = df[(df.dataset == dataset) & (df.profile == profile)]
+            run_ids = sorted(sub[sub.model != ORACLE_MODEL].run_id.unique())
+            path = _inside(out_dir, f"{dataset}-{profile}-training.png")
+            figs, paths = training_blocks(results_dir, run_ids, f"{dataset} ({profile}): training curves", path)
+            blocks += figs
+            written += paths
+            blocks += sweep_blocks(group)
             blocks += sample_blocks(sub, results_dir)
         blocks += published_blocks(cells)
         blocks += environment_blocks(df, results_dir)

@@ -8,7 +8,9 @@ field, so a damaged or foreign file is named and left out instead of hiding the 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -154,3 +156,25 @@ def read_failures(out: Path) -> list[dict[str, str]]:
             return [r for r in csv.DictReader(f) if None not in r and None not in r.values()]
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
+
+
+def run_record(results_dir: Path, run_id: str) -> dict:
+    """A run's config.json for display (device, threads, wall time); {} when absent or unreadable."""
+    path = results_dir / RUNS_DIR / run_id / "config.json"
+    try:
+        if not is_safe_name(run_id) or path.stat().st_size > 2**20:
+            return {}
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return record if isinstance(record, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def wall_seconds(record: dict) -> float | None:
+    """A run record's wall time (started to finished), None for an unfinished or damaged record."""
+    try:
+        return (
+            dt.datetime.fromisoformat(record["finished"]) - dt.datetime.fromisoformat(record["started"])
+        ).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        return None

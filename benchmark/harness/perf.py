@@ -144,7 +144,7 @@ def bench_section(results: Path) -> list[str]:
     dataset, profile and model: min–max over the seeds, and the sum over every run (cell-seconds)."""
     import pandas as pd
 
-    from langgan_bench.analysis.report import run_record, wall_seconds
+    from langgan_bench.analysis.rows import run_record, wall_seconds
 
     rows = []
     for folder in sorted(p for p in (results / "runs").glob("*") if p.is_dir()):

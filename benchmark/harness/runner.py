@@ -421,6 +421,7 @@ def _train_and_sweep(
     except Diverged as e:
         log(f"{cfg.model} {e}; recording the run as diverged")
         record.update(status="diverged", diverged={"step": e.step, "reason": e.reason}, finished=_now())
+        record["training"] = {"history": e.history, "phases": e.phases}  # up to the divergence
         atomic_write_json(paths["config"], record, create_parent=False)
         rows = [
             row(label, float("nan"), MetricValue("diverged_at_step", float(e.step), f"diverged|reason:{e.reason}", 0))

@@ -33,11 +33,15 @@ LOG = logging.getLogger(__name__)
 
 
 class Diverged(Exception):
-    """Training produced a non-finite loss or collapsed; carries the step where it happened."""
+    """Training produced a non-finite loss or collapsed; carries the step where it happened, and (set by the
+    template on its way out) the history and phase times recorded up to then, so a diverged run's curves
+    show what led to it."""
 
     def __init__(self, step: int, reason: str) -> None:
         super().__init__(f"diverged at step {step}: {reason}")
         self.step, self.reason = step, reason
+        self.history: list[dict[str, Any]] = []
+        self.phases: list[dict[str, Any]] = []
 
 
 @dataclass
@@ -205,6 +209,9 @@ class TrainSummary:
     history: list[dict[str, float]]
     #: MLE pre-training: its key and whether this run trained it or reused it (GANs that pre-train)
     pretrained: dict[str, Any] | None = None
+    #: one record per phase, in order: ``phase`` (its label), ``kind``, ``seconds`` (wall time),
+    #: ``first_step`` / ``last_step`` (the run's optimiser-step counter at its start and end)
+    phases: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Model(abc.ABC):

@@ -54,19 +54,21 @@ def train_discriminator(
     ctx: TrainContext,
     state: Callable[[], dict[str, Any]],
     label: str,
+    on_round: Callable[[int, float], None] | None = None,
 ) -> float:
     """Train ``module`` by ``loss_fn(real, fake)`` for ``cfg.rounds`` rounds; returns the mean loss.
 
     ``sample(n, seed)`` draws a round's negatives from the (fixed) generator. ``prog`` is part of the
     checkpoint; the real sentences and the batch order are drawn with seeds from its counters, so a resumed run
-    continues with the very same batch.
+    continues with the very same batch. ``on_round(round, mean loss)`` is called as each round ends (the
+    training history; a round resumed in its middle reports the mean of its batches since then).
     """
     device = next(module.parameters()).device
     for group in opt.param_groups:  # pre-training and adversarial rounds may use different rates
         group["lr"] = cfg.lr
     total, count = 0.0, 0
     while prog.round < cfg.rounds:
-        r = prog.round
+        r, round_total, round_count = prog.round, 0.0, 0
         if prog.negatives is None:
             prog.negatives = sample(cfg.samples, derive_seed(ctx.seed, label, "negatives", r)).cpu()
         fake = prog.negatives
@@ -83,10 +85,29 @@ def train_discriminator(
             for b in range(prog.batch, len(batches)):
                 i, j = batches[b]
                 loss = loss_fn(pos[i].to(device), fake[j].to(device))
-                total += optimise(loss, opt, step=ctx.steps, what=f"{label} discriminator loss")
-                count += 1
+                round_total += optimise(loss, opt, step=ctx.steps, what=f"{label} discriminator loss")
+                round_count += 1
                 prog.batch = b + 1
                 ctx.step_done(state)
             prog.epoch, prog.batch = prog.epoch + 1, 0
         prog.round, prog.epoch, prog.negatives = r + 1, 0, None
+        total, count = total + round_total, count + round_count
+        if on_round is not None:
+            on_round(r, round_total / max(round_count, 1))
     return total / max(count, 1)
+
+
+def classifier_accuracy(prob_real_of_real: torch.Tensor, prob_real_of_fake: torch.Tensor) -> dict[str, float]:
+    """A sentence classifier's accuracy: real sentences called real (D > ½), generated ones called generated
+    (D < ½) (the history's ``d_acc_real``, ``d_acc_fake``)."""
+    return {
+        "d_acc_real": float((prob_real_of_real > 0.5).double().mean()),
+        "d_acc_fake": float((prob_real_of_fake < 0.5).double().mean()),
+    }
+
+
+def pair_accuracy(score_of_real: torch.Tensor, score_of_fake: torch.Tensor) -> dict[str, float]:
+    """A ranking or relativistic critic's accuracy: how often it scores the i-th real sentence above the i-th
+    generated one (the history's ``d_acc_pairs``); ½ is chance."""
+    n = min(len(score_of_real), len(score_of_fake))
+    return {"d_acc_pairs": float((score_of_real[:n] > score_of_fake[:n]).double().mean())}

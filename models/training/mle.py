@@ -112,7 +112,8 @@ def train_mle(
         else:
             ps.bad_epochs += 1
         train_nll = ps.loss_sum / max(ps.tokens, 1)
-        ps.history.append({"epoch": epoch + 1, "train_nll": train_nll, "valid_nll": valid})
+        # step: the phase's optimiser updates so far (the template adds the run's steps before the phase)
+        ps.history.append({"epoch": epoch + 1, "step": ps.steps, "train_nll": train_nll, "valid_nll": valid})
         ctx.log(
             f"{label} epoch {epoch + 1}/{cfg.max_epochs}: train NLL {train_nll:.4f}  valid NLL {valid:.4f}"
             f"{'  (best)' if improved else ''}  [{time.monotonic() - started:.1f}s]"
