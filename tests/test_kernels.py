@@ -33,13 +33,11 @@ def test_linear_equals_torch_linear_with_its_gradients(shape, bias):
         torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-5)
 
 
-@pytest.fixture(params=["onednn products", "torch products", "fallback"])
+@pytest.fixture(params=["private ops", "fallback"])
 def path(request, monkeypatch):
-    """Each test that takes it runs on the private ops' path (where this torch has them) with oneDNN's products
-    and with torch's (whichever this CPU would choose), and on the fallback."""
+    """Each test that takes it runs on the private ops' path (where this torch has them) and on the fallback."""
     if request.param == "fallback":
         monkeypatch.setattr(ops, "PRIVATE_OPS", False)
-    monkeypatch.setattr(ops, "ONEDNN_PRODUCTS", request.param == "onednn products")
     return request.param
 
 
@@ -84,17 +82,8 @@ def test_linear_reads_any_layout():
         dense.dense(x, torch.randn(5, 23))
 
 
-def test_the_products_take_onednn_exactly_where_torch_runs_avx512():
-    """The products' choice is fixed by the CPU's instruction set (never a speed probe), and only ever on top of
-    the private ops."""
-    assert (torch.backends.cpu.get_cpu_capability() == "AVX512") == ops.ONEDNN_PRODUCTS
-    x, w = torch.randn(4, 3), torch.randn(5, 3)
-    assert ops.on_onednn(x, w) == (ops.PRIVATE_OPS and ops.ONEDNN_PRODUCTS)
-
-
-def test_the_pinned_torch_has_the_private_ops_and_only_cpu_float32_takes_them(monkeypatch):
+def test_the_pinned_torch_has_the_private_ops_and_only_cpu_float32_takes_them():
     assert torch.backends.mkldnn.is_available() == ops.PRIVATE_OPS  # the probe passes wherever oneDNN is built in
-    monkeypatch.setattr(ops, "ONEDNN_PRODUCTS", True)
     x, w = torch.randn(4, 3), torch.randn(5, 3)
     with mock.patch.object(torch.ops.mkldnn, "_linear_pointwise", wraps=torch.ops.mkldnn._linear_pointwise) as op:
         dense.dense(x, w)

@@ -60,7 +60,7 @@ def dense(
     """activation(x Wᵀ + b) for x (..., in), weight (out, in); ``activation`` is "none", "relu" or "sigmoid"."""
     if activation != "none" and activation not in ops.ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}: one of none, {', '.join(ops.ACTIVATIONS)}")
-    if not ops.on_onednn(x, weight) or x.shape[-1] != weight.shape[-1]:  # (torch's message for bad shapes)
+    if not ops.on_fast_path(x, weight) or x.shape[-1] != weight.shape[-1]:  # (torch's message for bad shapes)
         return dense_reference(x, weight, bias, activation)
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, bias)):
         return _Dense.apply(x, weight, bias, activation)

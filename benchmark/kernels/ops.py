@@ -62,27 +62,9 @@ def _probe() -> bool:
 PRIVATE_OPS = _probe()
 
 
-def _products_on_onednn() -> bool:
-    """Whether the dense products take oneDNN's: where torch's own kernels run AVX-512. Why: MKL picks its
-    kernels by CPU vendor and takes its AVX2 path on AVX-512 CPUs that are not Intel's, where oneDNN, which
-    picks by instruction set, runs twice as fast; where AVX2 is the widest set, MKL's kernels are as fast or
-    faster (oneDNN's AVX2 kernels run the backward's transposed products at half MKL's rate)."""
-    return torch.backends.cpu.get_cpu_capability() == "AVX512"
-
-
-#: the products' choice, on top of ``PRIVATE_OPS``: oneDNN's products (else torch's, i.e. MKL's, with the
-#: private softmaxes still in use); fixed per machine and process, never by a speed probe
-ONEDNN_PRODUCTS = _products_on_onednn()
-
-
 def on_fast_path(*tensors: torch.Tensor) -> bool:
     """Whether an op on these tensors takes the private path: the ops are there, float32, on a CPU, non-empty."""
     return PRIVATE_OPS and all(t.device.type == "cpu" and t.dtype == torch.float32 and t.numel() for t in tensors)
-
-
-def on_onednn(*tensors: torch.Tensor) -> bool:
-    """Whether a dense product of these tensors goes through oneDNN (``on_fast_path`` and ``ONEDNN_PRODUCTS``)."""
-    return ONEDNN_PRODUCTS and on_fast_path(*tensors)
 
 
 def linear_pointwise(
@@ -90,7 +72,7 @@ def linear_pointwise(
 ) -> torch.Tensor:
     """activation(x Wᵀ + b), no autograd: x (..., in), weight (out, in), any layout. On the private path oneDNN
     reads a transposed weight view in place and copies an input that is not contiguous."""
-    if on_onednn(x, weight):
+    if on_fast_path(x, weight):
         return torch.ops.mkldnn._linear_pointwise(x, weight, bias, activation, [], "")
     y = F.linear(x, weight, bias)
     return y if activation == "none" else ACTIVATIONS[activation][0](y)

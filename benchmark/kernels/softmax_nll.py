@@ -42,7 +42,7 @@ from langgan_bench.kernels.dense import dense, dense_matmul
 def _layer(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """The output layer as ``_logits`` takes it: the weight itself on the private path and on a GPU; on a CPU
     without the private ops, one (V, H + 1) matrix with the bias as one more column of the weight."""
-    plain_cpu = weight.device.type == "cpu" and not ops.on_onednn(weight)
+    plain_cpu = weight.device.type == "cpu" and not ops.PRIVATE_OPS
     return torch.cat([weight, bias[:, None]], dim=1) if plain_cpu else weight
 
 
@@ -53,7 +53,7 @@ def _logits(
     of oneDNN's product (``dense``). On a CPU without it the bias enters the product as a column of ones beside
     h, because ``addmm`` would first broadcast the bias into the (N, V) result and the product then read it
     back: two passes over it instead of one. The sum is the same; the -inf of the padding's bias stays -inf."""
-    if ops.on_onednn(h, layer):
+    if ops.on_fast_path(h, layer):
         z = dense(h, layer, bias) if out is None else out.copy_(dense(h, layer, bias))
     elif layer.shape[1] == h.shape[1]:
         z = torch.addmm(bias, h, layer.t(), out=out)
@@ -118,17 +118,15 @@ def _softmax_blocks(h: torch.Tensor, layer: torch.Tensor, bias: torch.Tensor, in
     reads it. The same values bit for bit: each row's product and softmax do not depend on the other rows."""
     n, v = len(h), layer.shape[0]
     # blocks on one thread (each of ``make bench``'s workers), where they were measured faster; with more
-    # threads one product over the whole batch (no gain was measured there). A block has at least twice as
-    # many rows as the weight has columns: each block's product reads the whole (V, H) weight, which should
-    # cost at most half of what the block itself writes, however small the L2 cache
-    rows = max(16, 2 * h.shape[1], TRAIN_BLOCK_BYTES // (4 * v)) if torch.get_num_threads() == 1 else max(n, 1)
+    # threads one product over the whole batch (no gain was measured there)
+    rows = max(16, TRAIN_BLOCK_BYTES // (4 * v)) if torch.get_num_threads() == 1 else max(n, 1)
     if rows >= n:  # one block: the softmax in place, over the logits
         z = _logits(h, layer, bias, inv_t)
         return ops.softmax_into(z, z)
     p = h.new_empty(n, v)
     for a in range(0, n, rows):
         # oneDNN writes a fresh block (it has no ``out``): its softmax goes into the buffer; else in place
-        zb = _logits(h[a : a + rows], layer, bias, inv_t, out=None if ops.on_onednn(h) else p[a : a + rows])
+        zb = _logits(h[a : a + rows], layer, bias, inv_t, out=None if ops.on_fast_path(h) else p[a : a + rows])
         ops.softmax_into(zb, p[a : a + rows])
     return p
 
