@@ -118,8 +118,10 @@ def _softmax_blocks(h: torch.Tensor, layer: torch.Tensor, bias: torch.Tensor, in
     reads it. The same values bit for bit: each row's product and softmax do not depend on the other rows."""
     n, v = len(h), layer.shape[0]
     # blocks on one thread (each of ``make bench``'s workers), where they were measured faster; with more
-    # threads one product over the whole batch (no gain was measured there)
-    rows = max(16, TRAIN_BLOCK_BYTES // (4 * v)) if torch.get_num_threads() == 1 else max(n, 1)
+    # threads one product over the whole batch (no gain was measured there). A block has at least twice as
+    # many rows as the weight has columns: each block's product reads the whole (V, H) weight, which should
+    # cost at most half of what the block itself writes, however small the L2 cache
+    rows = max(16, 2 * h.shape[1], TRAIN_BLOCK_BYTES // (4 * v)) if torch.get_num_threads() == 1 else max(n, 1)
     if rows >= n:  # one block: the softmax in place, over the logits
         z = _logits(h, layer, bias, inv_t)
         return ops.softmax_into(z, z)
