@@ -1,6 +1,8 @@
 """Sampling and scoring at a softmax temperature: every model's draws and its log-probabilities at T go
 through here (``pick``, ``log_probs``), or through the fused output layer (``softmax_nll.py``), which applies
-T the same way.
+T the same way. The other decoders' token-level kernels are here too: top-k and nucleus truncation
+(``truncate_top_k``, ``truncate_top_p``) and a beam's several proposals per row (``draw_many``); the decoders
+themselves are applied in one place, ``models/networks/decoding.py``.
 
 T > 0 divides the logits by T; T = 0 means greedy decoding (argmax), which has no density, so scoring at
 T = 0 is refused rather than silently approximated. Every temperature is checked by the one rule of
@@ -40,12 +42,25 @@ def truncate_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
     k-th largest is kept, so tokens tied at the boundary are all kept (the kept set never depends on the
     order of equal logits) and a row may keep more than k. Drawing from the result is renormalised top-k
     sampling; k = 1 is greedy decoding (but where the best logits tie)."""
+    if k >= logits.shape[-1]:
+        _check_k(k)
+        return logits
+    return logits.masked_fill(logits < top_k_cuts(logits, [k])[0], float("-inf"))
+
+
+def top_k_cuts(logits: torch.Tensor, ks: list[int]) -> list[torch.Tensor]:
+    """Each row's k-th largest logit (..., 1) for every k of ``ks`` (one ``topk`` for all): top-k keeps the
+    tokens at or above it (k >= V: the smallest logit, so every token)."""
+    for k in ks:
+        _check_k(k)
+    v = logits.shape[-1]
+    top = logits.topk(min(max(ks), v), dim=-1).values
+    return [top[..., min(k, v) - 1 :][..., :1] for k in ks]
+
+
+def _check_k(k: int) -> None:
     if k < 1:
         raise ValueError(f"top_k = {k}: k must be at least 1")
-    if k >= logits.shape[-1]:
-        return logits
-    kth = logits.topk(k, dim=-1).values[..., -1:]
-    return logits.masked_fill(logits < kth, float("-inf"))
 
 
 #: a nucleus' mass "reaches" p when it is within this of p (float64 sums of rounded probabilities)
@@ -57,18 +72,33 @@ def truncate_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     most probable tokens whose probability reaches ``p`` (float64 sums, ``REACHED``), with every token tied
     with the least probable of them (so the set never depends on the order of equal probabilities). p = 1
     keeps every token."""
-    if not 0.0 < p <= 1.0:
-        raise ValueError(f"top_p = {p}: p must lie in (0, 1]")
+    _check_p(p)
     if p == 1.0:
         return logits
     probs = torch.softmax(logits.double(), dim=-1)
+    return logits.masked_fill(probs < top_p_cuts(probs, [p])[0], float("-inf"))
+
+
+def top_p_cuts(probs: torch.Tensor, ps: list[float]) -> list[torch.Tensor]:
+    """Each row's nucleus cut (..., 1) for every p of ``ps`` from the float64 probabilities ``probs`` (one sort
+    for all): the probability of the nucleus' least probable token, so the nucleus is every token at or above
+    it (``truncate_top_p``); p = 1: 0, every token."""
+    for p in ps:
+        _check_p(p)
+    if all(p == 1.0 for p in ps):
+        return [torch.zeros_like(probs[..., :1]) for _ in ps]
     ordered = probs.sort(dim=-1, descending=True).values
     before = torch.cumsum(ordered, dim=-1).roll(1, dims=-1)  # the mass of the more probable tokens
     before[..., 0] = 0.0
     # the nucleus' last token is the first whose preceding mass is still below p; its probability is the cut
-    last = (before < p - REACHED).sum(dim=-1, keepdim=True).clamp_(min=1) - 1
-    cut = ordered.gather(-1, last)
-    return logits.masked_fill(probs < cut, float("-inf"))
+    lasts = [(before < p - REACHED).sum(dim=-1, keepdim=True).clamp_(min=1) - 1 for p in ps]
+    zero = torch.zeros_like(ordered[..., :1])
+    return [ordered.gather(-1, last) if p < 1.0 else zero for p, last in zip(ps, lasts, strict=True)]
+
+
+def _check_p(p: float) -> None:
+    if not 0.0 < p <= 1.0:
+        raise ValueError(f"top_p = {p}: p must lie in (0, 1]")
 
 
 #: Words per block of the two-level inverse CDF in ``pick`` (≈ √V for V = 5,000; padded with zero mass).
@@ -157,6 +187,16 @@ def inverse_cdf_reference(weights: torch.Tensor, u: torch.Tensor) -> torch.Tenso
     float64 running sum over each whole row, searched once."""
     cdf = torch.cumsum(weights.double(), dim=-1)
     return torch.searchsorted(cdf, u * cdf[:, -1:], right=True)[:, 0]
+
+
+def draw_many(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Draws with replacement from each row of softmax(``logits``) (N, V), one per column of the uniforms
+    ``u`` (N, m) in [0, 1): the float64 inverse CDF of ``inverse_cdf_reference``, the row's running sum made
+    once for its m draws (the proposals of a stochastic beam). Zero-probability tokens are never drawn."""
+    p = torch.softmax(logits.float(), dim=-1)
+    cdf = torch.cumsum(p, dim=-1, dtype=torch.float64)
+    target = _below(u.double() * cdf[:, -1:], cdf[:, -1:])
+    return torch.searchsorted(cdf, target, right=True).clamp_(max=logits.shape[-1] - 1)
 
 
 def _below(x: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
