@@ -309,9 +309,15 @@ def test_generator_rejection_keeps_exactly_the_candidates_above_the_threshold():
     lp = gen.log_prob(out.samples)
     direct = lp.double().sum(1) / sequence_mask(out.samples, 1).sum(1)
     assert torch.allclose(direct, mean_log_prob(gen, out.samples)) and bool((direct > threshold).all())
-    # a threshold nothing passes: REJECTION_DRAWS candidates per sentence asked for, then an honest empty result
-    none = decode(gen, "gen_reject", 0.0, 50, seed)
-    assert none.accepted == 0 and len(none.samples) == 0 and none.draws >= REJECTION_DRAWS * 50
+    # a threshold nothing passes: an honest empty result after one batch (the budget could not be met)
+    none = decode(gen, "gen_reject", 0.0, 500, seed)
+    assert none.accepted == 0 and len(none.samples) == 0 and none.draws == 1000 < REJECTION_DRAWS * 500
+    # a low acceptance that can still meet the budget goes on; one that cannot stops after a batch
+    slow, hopeless = (float(scores.quantile(q)) for q in (0.88, 0.95))
+    out = decode(gen, "gen_reject", slow, 500, seed)
+    assert len(out.samples) == 500 and 3000 <= out.draws <= REJECTION_DRAWS * 500
+    out = decode(gen, "gen_reject", hopeless, 500, seed)
+    assert out.draws == 1000 and 0 < len(out.samples) < 500 and out.acceptance == pytest.approx(0.05, abs=0.002)
 
 
 def test_discriminator_rejection_acceptance_falls_with_the_threshold():
@@ -410,3 +416,17 @@ def test_bad_decoder_grids_are_one_line_errors(text, why):
     with pytest.raises(UserError) as e:
         parse_decoders([text])
     assert why in str(e.value) and "\n" not in str(e.value)
+
+
+def test_decoders_draw_in_evaluation_mode_also_through_a_wrapper():
+    from langgan_bench.harness.sweep import SweepGenerator
+
+    torch.manual_seed(0)
+    gen = LSTMGenerator(len(DS.vocab), DS.max_len, GeneratorConfig(8, 16, dropout=0.5), eos_id=1, pad_id=0)
+    gen.train()  # as a model is after its fit: dropout on
+    wrapped = SweepGenerator(gen, DS.test, [1.0], (("top_p", (0.8,)),))
+    for decoder, knob in (("top_p", 0.8), ("beam", 2), ("gen_reject", -3.0)):
+        a = decode(wrapped, decoder, knob, 30, seed=1).samples
+        torch.manual_seed(123)  # the global generator (dropout's) must not matter
+        assert torch.equal(a, decode(wrapped, decoder, knob, 30, seed=1).samples) and gen.training
+    assert wrapped.decoder_nll(DS.test, "top_p", 0.8) == decoder_nll(gen, DS.test, "top_p", [0.8])[0]

@@ -366,8 +366,9 @@ def test_load_results_is_the_documented_dataframe(tmp_path):
     df = langgan_bench.load_results(tmp_path)
     assert list(df.columns) == [
         "run_id", "dataset", "model", "seed", "profile", "temperature", "metric", "value", "signature",
-        "n_samples", "git_commit", "version", "timestamp",
+        "n_samples", "git_commit", "version", "timestamp", "decoder", "knob",
     ]  # fmt: skip
+    assert (df.decoder == "temperature").all() and (df.knob == df.temperature).all()
     assert len(df) == 2 * len(GRID) and df.value.dtype == np.float64 and df.seed.dtype == np.int64
 
 

@@ -15,8 +15,10 @@ a boundary). Why two levels: a float64 running sum over all V words is a sequent
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from langgan_bench.core.config import check_temperature
@@ -42,20 +44,21 @@ def truncate_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
     k-th largest is kept, so tokens tied at the boundary are all kept (the kept set never depends on the
     order of equal logits) and a row may keep more than k. Drawing from the result is renormalised top-k
     sampling; k = 1 is greedy decoding (but where the best logits tie)."""
+    _check_k(k)
     if k >= logits.shape[-1]:
-        _check_k(k)
         return logits
-    return logits.masked_fill(logits < top_k_cuts(logits, [k])[0], float("-inf"))
+    return logits.masked_fill(logits < kth_largest(logits, k), float("-inf"))
 
 
-def top_k_cuts(logits: torch.Tensor, ks: list[int]) -> list[torch.Tensor]:
-    """Each row's k-th largest logit (..., 1) for every k of ``ks`` (one ``topk`` for all): top-k keeps the
-    tokens at or above it (k >= V: the smallest logit, so every token)."""
-    for k in ks:
-        _check_k(k)
+def kth_largest(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Each row's k-th largest logit (..., 1) (k >= V: the smallest): top-k keeps the tokens at or above it.
+    On a CPU numpy's selection (O(V) a row; torch's topk sorts the k it returns), elsewhere torch's topk."""
     v = logits.shape[-1]
-    top = logits.topk(min(max(ks), v), dim=-1).values
-    return [top[..., min(k, v) - 1 :][..., :1] for k in ks]
+    k = min(k, v)
+    if logits.device.type == "cpu":
+        picked = np.partition(logits.detach().numpy(), v - k, axis=-1)[..., v - k : v - k + 1]
+        return torch.from_numpy(np.ascontiguousarray(picked))
+    return logits.topk(k, dim=-1).values[..., -1:]
 
 
 def _check_k(k: int) -> None:
@@ -75,25 +78,81 @@ def truncate_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     _check_p(p)
     if p == 1.0:
         return logits
-    probs = torch.softmax(logits.double(), dim=-1)
-    return logits.masked_fill(probs < top_p_cuts(probs, [p])[0], float("-inf"))
+    v = logits.shape[-1]
+    flat = logits.reshape(-1, v)
+    cuts = [_nucleus_cut(*_sorted_mass(flat[rows])[:2], p) for rows in _blocks(flat)]
+    return logits.masked_fill(logits < torch.cat(cuts).view(*logits.shape[:-1], 1), float("-inf"))
 
 
-def top_p_cuts(probs: torch.Tensor, ps: list[float]) -> list[torch.Tensor]:
-    """Each row's nucleus cut (..., 1) for every p of ``ps`` from the float64 probabilities ``probs`` (one sort
-    for all): the probability of the nucleus' least probable token, so the nucleus is every token at or above
-    it (``truncate_top_p``); p = 1: 0, every token."""
-    for p in ps:
-        _check_p(p)
-    if all(p == 1.0 for p in ps):
-        return [torch.zeros_like(probs[..., :1]) for _ in ps]
-    ordered = probs.sort(dim=-1, descending=True).values
-    before = torch.cumsum(ordered, dim=-1).roll(1, dims=-1)  # the mass of the more probable tokens
-    before[..., 0] = 0.0
-    # the nucleus' last token is the first whose preceding mass is still below p; its probability is the cut
-    lasts = [(before < p - REACHED).sum(dim=-1, keepdim=True).clamp_(min=1) - 1 for p in ps]
-    zero = torch.zeros_like(ordered[..., :1])
-    return [ordered.gather(-1, last) if p < 1.0 else zero for p, last in zip(ps, lasts, strict=True)]
+def truncated_target_log_probs(
+    logits: torch.Tensor, targets: torch.Tensor, kind: str, knobs: list[float]
+) -> torch.Tensor:
+    """log q(target) (N, len(knobs)), float64, under each knob's renormalised truncation of softmax(``logits``
+    (N, V)) (``kind``: "top_k" or "top_p"; the kept sets of ``truncate_top_k`` and ``truncate_top_p``), −inf
+    where the target is outside the kept set: log p(target) − log(mass kept), the mass read off the running
+    sum of the sorted probabilities (one sort a row for every knob, a block of rows at a time on a CPU)."""
+    if kind == "top_k":
+        for k in knobs:
+            _check_k(int(k))
+    elif kind == "top_p":
+        for p in knobs:
+            _check_p(p)
+    else:
+        raise ValueError(f"{kind}: not a truncation (top_k or top_p)")
+    v = logits.shape[-1]
+    out = []
+    for rows in _blocks(logits):
+        ordered, cum, lse = _sorted_mass(logits[rows])
+        target = logits[rows].gather(1, targets[rows].unsqueeze(1))
+        target_lp = target.double() - lse
+        cols = []
+        for knob in knobs:
+            cut = ordered[:, min(int(knob), v) - 1 :][:, :1] if kind == "top_k" else _nucleus_cut(ordered, cum, knob)
+            kept = (ordered >= cut).sum(dim=-1, keepdim=True)  # the kept set is a prefix of the sorted row
+            mass = cum.gather(-1, kept - 1)
+            cols.append(torch.where(target >= cut, target_lp - torch.log(mass), -math.inf))
+        out.append(torch.cat(cols, dim=1))
+    return torch.cat(out) if out else torch.zeros(0, len(knobs), dtype=torch.float64)
+
+
+def _sorted_mass(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A block's rows sorted from the largest logit (``sorted_descending``), the float64 running sums of their
+    probabilities in that order, and each row's log normaliser (N, 1)."""
+    ordered = sorted_descending(logits)
+    top = ordered[:, :1].double()
+    e = torch.exp(ordered.double() - top)
+    z = e.sum(dim=-1, keepdim=True)
+    return ordered, torch.cumsum(e, dim=-1).div_(z), top + torch.log(z)
+
+
+def _nucleus_cut(ordered: torch.Tensor, cum: torch.Tensor, p: float) -> torch.Tensor:
+    """The logit of the nucleus' least probable token (N, 1) (−inf at p = 1: every token): the nucleus' last
+    token is the first whose preceding mass is still below p."""
+    if p == 1.0:
+        return torch.full_like(ordered[:, :1], float("-inf"))
+    last = (cum[:, :-1] < p - REACHED).sum(dim=-1, keepdim=True)
+    return ordered.gather(-1, last)
+
+
+def sorted_descending(logits: torch.Tensor) -> torch.Tensor:
+    """Each row of ``logits`` (..., V) sorted from largest to smallest (values only). On a CPU numpy's sort
+    (vectorised, several times torch's there), elsewhere torch's: the same values."""
+    if logits.device.type == "cpu":
+        ordered = np.sort(logits.detach().numpy(), axis=-1)[..., ::-1]
+        return torch.from_numpy(np.ascontiguousarray(ordered))
+    return logits.sort(dim=-1, descending=True).values
+
+
+#: CPU: rows whose truncation (a sort, float64 exponentials and running sums: ~24 bytes a word) is worked out
+#: at a time, so the block stays in a core's share of the L3 cache
+TRUNCATE_BLOCK_BYTES = cpu.block_bytes("l3", 1 / 6)
+
+
+def _blocks(x: torch.Tensor) -> list[slice]:
+    """Row blocks of ``x`` (N, V): cache-sized on a CPU, one block elsewhere."""
+    n = len(x)
+    rows = max(16, TRUNCATE_BLOCK_BYTES // (24 * x.shape[-1])) if x.device.type == "cpu" else max(n, 1)
+    return [slice(a, a + rows) for a in range(0, n, rows)]
 
 
 def _check_p(p: float) -> None:

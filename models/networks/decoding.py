@@ -21,7 +21,8 @@ the caller, in batches of a fixed size, so the same seed gives the same sentence
   search (width 1: greedy decoding).
 - ``gen_reject`` / ``disc_reject``: candidates drawn at T = 1 in batches, each kept when its score exceeds the
   threshold (the mean token log-probability under the generator; the discriminator's D(x)), until ``n`` are
-  kept or ``REJECTION_DRAWS``·n candidates were drawn; the acceptance rate is returned with the sentences.
+  kept or ``REJECTION_DRAWS``·n candidates were drawn (or, sooner, once the acceptance so far cannot
+  plausibly reach n within that budget); the acceptance rate is returned with the sentences.
 """
 
 from __future__ import annotations
@@ -39,7 +40,13 @@ from langgan_bench.core.config import derive_seed
 from langgan_bench.core.decoders import DECODERS, REJECTION_DRAWS, TEMPERATURE
 from langgan_bench.core.errors import UserError
 from langgan_bench.datasets.base import sequence_mask, trim_padding
-from langgan_bench.kernels.sampling import draw_many, pick, top_k_cuts, top_p_cuts, truncate_top_k, truncate_top_p
+from langgan_bench.kernels.sampling import (
+    draw_many,
+    pick,
+    truncate_top_k,
+    truncate_top_p,
+    truncated_target_log_probs,
+)
 from langgan_bench.models.networks.generator import SAMPLE_BATCH, Generator, evaluating, sample_loop
 
 #: (N, L) token ids -> (N,) the score a rejection decoder compares with its threshold
@@ -113,8 +120,10 @@ def stepper(generator: Any, decoder: str) -> Stepper:
 
 
 def _eval(model: Any) -> Any:
-    """Evaluation mode (no dropout) for the decoding, when the model is a module."""
-    return evaluating(model) if isinstance(model, nn.Module) else nullcontext()
+    """Evaluation mode (no dropout) for the decoding: the model's, or the module a wrapper holds as its
+    ``generator`` (the sweep's)."""
+    module = model if isinstance(model, nn.Module) else getattr(model, "generator", None)
+    return evaluating(module) if isinstance(module, nn.Module) else nullcontext()
 
 
 def truncation(decoder: str, knob: float) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -229,7 +238,8 @@ def _device(generator: Any) -> torch.device:
 def reject(generator: Generator, n: int, threshold: float, seed: int, scorer: Scorer) -> Decoded:
     """``n`` sentences of ``generator`` (T = 1) whose ``scorer`` exceeds ``threshold``: candidates drawn in
     batches of ``SAMPLE_BATCH`` (batch i from a seed derived from ``seed`` and i), the first n kept in the
-    order drawn; at most ``REJECTION_DRAWS``·n candidates."""
+    order drawn; at most ``REJECTION_DRAWS``·n candidates, fewer when the budget cannot be met
+    (``_hopeless``: a threshold beyond the model's reach costs one batch, not the whole budget)."""
     kept: list[torch.Tensor] = []
     accepted = draws = 0
     budget = REJECTION_DRAWS * n
@@ -241,8 +251,18 @@ def reject(generator: Generator, n: int, threshold: float, seed: int, scorer: Sc
         accepted += int(ok.sum())
         draws += len(x)
         batch += 1
+        if accepted < n and _hopeless(accepted, draws, n, budget):
+            break
     samples = torch.cat(kept)[:n] if kept else torch.zeros(0, 0, dtype=torch.long)
     return Decoded(samples, draws, accepted)
+
+
+def _hopeless(accepted: int, draws: int, n: int, budget: int) -> bool:
+    """Whether the draws left in the budget cannot plausibly make up the ``n`` sentences: even at the acceptance
+    rate's upper bound (three standard errors and 3 / draws above the rate so far) they fall short."""
+    rate = accepted / draws
+    upper = rate + 3 * math.sqrt(rate * (1 - rate) / draws) + 3 / draws
+    return accepted + upper * max(budget - draws, 0) < n
 
 
 # --- the density of the truncating decoders ------------------------------------------------------------------
@@ -252,24 +272,10 @@ def truncated_log_probs(
     logits: torch.Tensor, targets: torch.Tensor, decoder: str, knobs: Sequence[float]
 ) -> torch.Tensor:
     """log q(target) (N, len(knobs)) under each knob's renormalised truncation of softmax(logits (N, V)),
-    −inf where the target is outside the kept set; float64. The kept sets are ``truncate_top_k``'s and
-    ``truncate_top_p``'s (one ``topk`` or one sort for every knob)."""
-    lp = torch.log_softmax(logits.double(), dim=-1)
-    target_lp = lp.gather(1, targets.unsqueeze(1))
-    if decoder == "top_k":
-        cuts, on = top_k_cuts(logits, [int(k) for k in knobs]), logits
-    elif decoder == "top_p":
-        on = torch.softmax(logits.double(), dim=-1)  # as truncate_top_p computes them
-        cuts = top_p_cuts(on, list(knobs))
-    else:
+    −inf where the target is outside the kept set; float64 (``kernels/sampling.truncated_target_log_probs``)."""
+    if decoder not in ("top_k", "top_p"):
         raise ValueError(f"decoder {decoder} has no truncated density")
-    out = []
-    for cut in cuts:
-        kept = on >= cut
-        mass = torch.logsumexp(lp.masked_fill(~kept, -math.inf), dim=-1, keepdim=True)
-        inside = kept.gather(1, targets.unsqueeze(1))
-        out.append(torch.where(inside, target_lp - mass, -math.inf))
-    return torch.cat(out, dim=1)
+    return truncated_target_log_probs(logits, targets, decoder, list(knobs))
 
 
 @torch.no_grad()
