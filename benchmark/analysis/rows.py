@@ -174,6 +174,16 @@ def load_results(path: str | Path, skipped: list[tuple[Path, str]] | None = None
     )
 
 
+def with_decoders(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its ``decoder`` and ``knob`` columns: a frame without them (rows from before decoders
+    existed, or one built by hand) holds temperature rows, whose knob is their temperature."""
+    if "decoder" not in df.columns:
+        df = df.assign(decoder=TEMPERATURE)
+    if "knob" not in df.columns:
+        df = df.assign(knob=df["temperature"].where(df["decoder"] == TEMPERATURE))
+    return df
+
+
 #: Grid bookkeeping inside a results folder: the last bench's failed cells, which have no rows of their own
 #: (written by the bench grid, read by the report).
 GRID_DIR = ".grid"
