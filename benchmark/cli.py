@@ -245,7 +245,7 @@ def build_cli() -> click.Group:
     models, datasets, profiles = (_complete_from(r) for r in ("models", "datasets", "profiles"))
 
     @group.command("list", context_settings=settings, help="what is registered")
-    @click.argument("what", type=_Choice(["models", "datasets", "metrics", "profiles"]))
+    @click.argument("what", type=_Choice(["models", "datasets", "metrics", "profiles", "decoders"]))
     @_verbosity_options
     def list_(**params: Any) -> _Job:
         return _job("list")(**params)
@@ -464,6 +464,14 @@ def cmd_list(args: SimpleNamespace) -> int:
             items.append(
                 (n, f"{m.kind}, {'lower' if m.lower_is_better else 'higher'} is better, {scope}: {m.description}")
             )
+    elif args.what == "decoders":
+        from langgan_bench.core.decoders import DECODERS
+
+        items = []
+        for n in DECODERS:
+            d = DECODERS.get(n)
+            density = "NLL_test defined" if d.density else "no density: no NLL_test"
+            items.append((n, f"knob {d.knob}; {density}: {d.description}"))
     else:
         from langgan_bench.core.profiles import PROFILES
 

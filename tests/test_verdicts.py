@@ -522,3 +522,43 @@ def test_gans_against_mles_best_decoder_beside_the_temperature_verdict(tmp_path)
         write_run(only_t, "mle", s, nll_curve(), temperatures=MLE_GRID)
         write_run(only_t, "gan", s, nll_curve(worse=0.2))
     assert best_decoder_verdicts(per_seed(load_results(only_t)))[0].empty
+
+
+def with_time(curve, seconds: float):
+    """``curve`` with a decoding time per 1,000 sentences at every point."""
+    return lambda k, seed: {**curve(k, seed), "decode_time": seconds * (1 + k / 10)}
+
+
+def test_the_report_with_decoders_and_from_rows_without_them(tmp_path):
+    for s in (0, 1, 2):
+        write_run(tmp_path, "gan", s, nll_curve(worse=0.2, noise=0.02))
+    write_mle_with(
+        tmp_path,
+        {
+            "top_p": (TOP_P, with_time(at_temperature(ON_GRID.get, worse=-0.5), 0.8)),
+            "beam": ((1.0, 2.0, 4.0), with_time(at_temperature({1: 0.5, 2: 0.4, 4: 0.3}.get, worse=0.3), 5.0)),
+        },
+    )
+    names = {p.name for p in build_report(tmp_path)}
+    assert {"decoder_verdicts.csv", "verdicts_best_decoder.csv", "verdict_points_best_decoder.csv"} <= names
+    assert {"oracle-tiny-decoders-mle-nll.png", "oracle-tiny-decode-time-nll_oracle.png"} <= names
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert md.index("Verdicts") < md.index("Against MLE's best decoder") < md.index("Decoders: does decoder X")
+    assert "decoder better somewhere (top\\_p=0.5" in md
+    board = pd.read_csv(tmp_path / "report" / "leaderboard.csv")
+    assert {"decoder", "knob"} <= set(board.columns) and set(board.decoder) == {"temperature", "top_p", "beam"}
+    at_one = md.split("Leaderboard at T = 1.0")[1].split("\n\n")[1]
+    assert "decode\\_time" not in at_one  # the temperature tables hold the samples' metrics of temperature rows
+    # the same verdicts from rows files written before decoders existed (their two columns cut off)
+    old = tmp_path / "old"
+    for s in (0, 1, 2):
+        write_run(old, "gan", s, nll_curve(worse=0.2, noise=0.02))
+        write_run(old, "mle", s, nll_curve(noise=0.02), temperatures=MLE_GRID)
+    for path in old.glob("runs/*/rows.csv"):
+        lines = path.read_text().splitlines()
+        path.write_text("".join(",".join(line.split(",")[:-2]) + "\n" for line in lines))
+    names = {p.name for p in build_report(old)}
+    assert "decoder_verdicts.csv" not in names and "verdicts.csv" in names
+    plain = pd.read_csv(tmp_path / "report" / "verdicts.csv")
+    again = pd.read_csv(old / "report" / "verdicts.csv")
+    pd.testing.assert_frame_equal(plain, again)
