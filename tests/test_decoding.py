@@ -23,6 +23,7 @@ from langgan_bench.models.networks.decoding import (
     beam_search,
     decode,
     decoder_nll,
+    decoders_nll,
     mean_log_prob,
     truncated_log_probs,
 )
@@ -367,6 +368,9 @@ def test_nll_test_at_top_p_against_a_direct_computation():
     assert decoder_nll(gen, drawn, "top_k", [len(DS.vocab)])[0][0] == pytest.approx(gen.nll(drawn), rel=1e-5)
     want = direct_truncated_nll(gen, drawn, "top_k", 3)
     assert decoder_nll(gen, drawn, "top_k", [3])[0][1] == pytest.approx(want[1], abs=1e-12)
+    # every truncating point from one pass: the same values as one decoder at a time
+    mixed = decoders_nll(gen, greedyish, [("top_k", 3), ("top_p", 0.3), ("top_p", 0.7)])
+    assert mixed == decoder_nll(gen, greedyish, "top_k", [3]) + decoder_nll(gen, greedyish, "top_p", [0.3, 0.7])
 
 
 def test_truncated_log_probs_equal_the_truncated_log_softmax():

@@ -23,7 +23,7 @@ import torch
 from langgan_bench.analysis.rows import ACCEPTANCE, DECODE_TIME
 from langgan_bench.core.cache import cache_dir, load_or_build
 from langgan_bench.core.config import config_hash, derive_seed
-from langgan_bench.core.decoders import DECODERS, REJECTION_DRAWS, TEMPERATURE, DecoderGrid
+from langgan_bench.core.decoders import REJECTION_DRAWS, TEMPERATURE, DecoderGrid
 from langgan_bench.core.errors import Damaged
 from langgan_bench.core.files import atomic_write_json
 from langgan_bench.core.profiles import SWEEP_ONLY, Profile
@@ -32,7 +32,7 @@ from langgan_bench.core.version import __version__
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.kernels.cpu import cpu_model
 from langgan_bench.metrics.base import EvalInputs, MetricSpec, MetricValue, signature
-from langgan_bench.models.networks.decoding import Decoded, Scorer, decode, decoder_nll
+from langgan_bench.models.networks.decoding import TRUNCATING, Decoded, Scorer, decode, decoder_nll, decoders_nll
 from langgan_bench.models.networks.generator import SAMPLE_BATCH, Generator
 from langgan_bench.models.training.rejection import rejection_config, train_rejection_discriminator
 
@@ -52,8 +52,8 @@ def point_seed(seed: int, decoder: str, knob: float) -> int:
 class SweepGenerator:
     """The trained generator as the sweep sees it: NLL_test at every temperature of the sweep comes from one
     pass over the test split (the logits of each chunk computed once, every temperature applied to them:
-    ``nll_many``), made at the first request, and likewise every knob of a truncating decoder
-    (``decoder_nll``); everything else goes to the generator itself. The values are those of
+    ``nll_many``), made at the first request, and likewise every knob of the truncating decoders from one pass
+    (``decoders_nll``); everything else goes to the generator itself. The values are those of
     ``generator.nll(test, T)`` one temperature at a time (each temperature's sum is its own)."""
 
     def __init__(
@@ -65,7 +65,7 @@ class SweepGenerator:
     ) -> None:
         self.generator, self.references = generator, references
         self.temperatures = sorted({float(t) for t in temperatures if t > 0})
-        self.decoders = {n: sorted(set(k)) for n, k in decoders if n != TEMPERATURE and DECODERS.get(n).density}
+        self.truncations = [(n, k) for n, knobs in decoders if n in TRUNCATING for k in sorted(set(knobs))]
         self._nll: dict[float, float] | None = None
         self._decoder_nll: dict[Point, tuple[float, float]] = {}
 
@@ -90,13 +90,12 @@ class SweepGenerator:
         return self._nll[temperature]
 
     def decoder_nll(self, tokens: torch.Tensor, decoder: str, knob: float) -> tuple[float, float]:
-        """(NLL, fraction outside) of ``tokens`` at a truncating decoder's knob (``decoding.decoder_nll``)."""
-        knobs = self.decoders.get(decoder, [])
-        if tokens is not self.references or knob not in knobs:
+        """(NLL, fraction outside) of ``tokens`` at a truncating decoder's knob (``decoding.decoders_nll``)."""
+        if tokens is not self.references or (decoder, knob) not in self.truncations:
             return decoder_nll(self.generator, tokens, decoder, [knob])[0]
         if (decoder, knob) not in self._decoder_nll:
-            values = decoder_nll(self.generator, tokens, decoder, knobs)
-            self._decoder_nll |= {(decoder, k): v for k, v in zip(knobs, values, strict=True)}
+            values = decoders_nll(self.generator, tokens, self.truncations)
+            self._decoder_nll = dict(zip(self.truncations, values, strict=True))
         return self._decoder_nll[(decoder, knob)]
 
 

@@ -85,20 +85,20 @@ def truncate_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
 
 
 def truncated_target_log_probs(
-    logits: torch.Tensor, targets: torch.Tensor, kind: str, knobs: list[float]
+    logits: torch.Tensor, targets: torch.Tensor, truncations: list[tuple[str, float]]
 ) -> torch.Tensor:
-    """log q(target) (N, len(knobs)), float64, under each knob's renormalised truncation of softmax(``logits``
-    (N, V)) (``kind``: "top_k" or "top_p"; the kept sets of ``truncate_top_k`` and ``truncate_top_p``), −inf
-    where the target is outside the kept set: log p(target) − log(mass kept), the mass read off the running
-    sum of the sorted probabilities (one sort a row for every knob, a block of rows at a time on a CPU)."""
-    if kind == "top_k":
-        for k in knobs:
-            _check_k(int(k))
-    elif kind == "top_p":
-        for p in knobs:
-            _check_p(p)
-    else:
-        raise ValueError(f"{kind}: not a truncation (top_k or top_p)")
+    """log q(target) (N, len(truncations)), float64, under each truncation's renormalisation of
+    softmax(``logits`` (N, V)): ("top_k", k) or ("top_p", p), the kept sets of ``truncate_top_k`` and
+    ``truncate_top_p``; −inf where the target is outside the kept set. It is log p(target) − log(mass kept),
+    the mass read off the running sum of the sorted probabilities: one sort a row for every truncation, a
+    block of rows at a time on a CPU."""
+    for kind, knob in truncations:
+        if kind == "top_k":
+            _check_k(int(knob))
+        elif kind == "top_p":
+            _check_p(knob)
+        else:
+            raise ValueError(f"{kind}: not a truncation (top_k or top_p)")
     v = logits.shape[-1]
     out = []
     for rows in _blocks(logits):
@@ -106,13 +106,13 @@ def truncated_target_log_probs(
         target = logits[rows].gather(1, targets[rows].unsqueeze(1))
         target_lp = target.double() - lse
         cols = []
-        for knob in knobs:
+        for kind, knob in truncations:
             cut = ordered[:, min(int(knob), v) - 1 :][:, :1] if kind == "top_k" else _nucleus_cut(ordered, cum, knob)
             kept = (ordered >= cut).sum(dim=-1, keepdim=True)  # the kept set is a prefix of the sorted row
             mass = cum.gather(-1, kept - 1)
             cols.append(torch.where(target >= cut, target_lp - torch.log(mass), -math.inf))
         out.append(torch.cat(cols, dim=1))
-    return torch.cat(out) if out else torch.zeros(0, len(knobs), dtype=torch.float64)
+    return torch.cat(out) if out else torch.zeros(0, len(truncations), dtype=torch.float64)
 
 
 def _sorted_mass(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -273,23 +273,39 @@ def truncated_log_probs(
 ) -> torch.Tensor:
     """log q(target) (N, len(knobs)) under each knob's renormalised truncation of softmax(logits (N, V)),
     −inf where the target is outside the kept set; float64 (``kernels/sampling.truncated_target_log_probs``)."""
-    if decoder not in ("top_k", "top_p"):
+    if decoder not in TRUNCATING:
         raise ValueError(f"decoder {decoder} has no truncated density")
-    return truncated_target_log_probs(logits, targets, decoder, list(knobs))
+    return truncated_target_log_probs(logits, targets, [(decoder, k) for k in knobs])
 
 
-@torch.no_grad()
+#: The decoders whose density is a truncation of the softmax (their NLL_test: ``decoder_nll``)
+TRUNCATING = ("top_k", "top_p")
+
+
 def decoder_nll(
     generator: Any, tokens: torch.Tensor, decoder: str, knobs: Sequence[float]
 ) -> list[tuple[float, float]]:
     """(mean per-token NLL in nats, fraction of tokens outside the kept set) of ``tokens`` under each knob of a
-    truncating decoder (``top_k``, ``top_p``), padding excluded; the NLL is +inf as soon as one token is
-    outside (its probability is 0). Teacher-forced through ``step``: the very logits the sampler draws from.
-    Temperature's NLL is the generator's own ``nll``; the other decoders define no density."""
-    model = stepper(generator, decoder)
+    truncating decoder (``top_k``, ``top_p``): ``decoders_nll`` of those points."""
+    return decoders_nll(generator, tokens, [(decoder, k) for k in knobs])
+
+
+@torch.no_grad()
+def decoders_nll(
+    generator: Any, tokens: torch.Tensor, points: Sequence[tuple[str, float]]
+) -> list[tuple[float, float]]:
+    """(mean per-token NLL in nats, fraction of tokens outside the kept set) of ``tokens`` at each point
+    (decoder, knob) of the truncating decoders, padding excluded, from one pass over ``tokens``; the NLL is
+    +inf as soon as one token is outside (its probability is 0). Teacher-forced through ``step``: the very
+    logits the sampler draws from. Temperature's NLL is the generator's own ``nll``; the other decoders
+    define no density."""
+    for decoder, _ in points:
+        if decoder not in TRUNCATING:
+            raise ValueError(f"decoder {decoder} has no truncated density")
+    model = stepper(generator, points[0][0] if points else "top_k")
     eos = model.eos_id
-    total = torch.zeros(len(knobs), dtype=torch.float64)
-    outside = torch.zeros(len(knobs), dtype=torch.long)
+    total = torch.zeros(len(points), dtype=torch.float64)
+    outside = torch.zeros(len(points), dtype=torch.long)
     count = 0
     order = torch.argsort(sequence_mask(tokens, eos).sum(dim=1), stable=True)
     with _eval(model):
@@ -301,7 +317,7 @@ def decoder_nll(
             state = None
             for t in range(chunk.shape[1]):
                 logits, state = model.step(prev, state)
-                lq = truncated_log_probs(logits, chunk[:, t], decoder, knobs).cpu()[mask[:, t]]
+                lq = truncated_target_log_probs(logits, chunk[:, t], list(points)).cpu()[mask[:, t]]
                 total += lq.masked_fill(torch.isinf(lq), 0.0).sum(dim=0)
                 outside += torch.isinf(lq).sum(dim=0)
                 prev = chunk[:, t]
