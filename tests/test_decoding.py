@@ -434,3 +434,13 @@ def test_decoders_draw_in_evaluation_mode_also_through_a_wrapper():
         torch.manual_seed(123)  # the global generator (dropout's) must not matter
         assert torch.equal(a, decode(wrapped, decoder, knob, 30, seed=1).samples) and gen.training
     assert wrapped.decoder_nll(DS.test, "top_p", 0.8) == decoder_nll(gen, DS.test, "top_p", [0.8])[0]
+
+
+def test_the_public_contract_checks_catch_a_generator_without_step():
+    from types import SimpleNamespace
+
+    good = SimpleNamespace(generator=lstm(len(DS.vocab), DS.max_len, eos=1, pad=0))
+    testing.check_decoders(good, DS)  # type: ignore[arg-type]
+    bad = SimpleNamespace(generator=SampleOnly(good.generator))
+    with pytest.raises(AssertionError, match="decoder top_k: decoder top_k draws token by token"):
+        testing.check_decoders(bad, DS)  # type: ignore[arg-type]
