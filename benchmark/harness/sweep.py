@@ -188,7 +188,7 @@ def rejection_scorer(
         if isinstance(stored, dict) and stored.get("key") == key:
             disc.load_state_dict(stored["state_dict"])
             disc.eval()
-            return disc.prob_real
+            return _on(disc, device)
     except (Damaged, RuntimeError, KeyError):
         pass  # damaged, or not this discriminator: trained again below
     log(f"disc_reject: training its discriminator on the model's samples against real sentences ({profile.name})")
@@ -196,7 +196,12 @@ def rejection_scorer(
     disc = train_rejection_discriminator(generator, dataset, cfg, derive_seed(seed, "disc_reject"), device, log)
     log(f"disc_reject: discriminator trained in {time.perf_counter() - start:.1f}s (not part of the decoding time)")
     save_torch({"key": key, "state_dict": disc.state_dict()}, path, create_parent=False)
-    return disc.prob_real
+    return _on(disc, device)
+
+
+def _on(disc: Any, device: torch.device) -> Scorer:
+    """D(x) of token ids on the CPU (the candidates' home), computed on the discriminator's device."""
+    return lambda tokens: disc.prob_real(tokens.to(device)).cpu()
 
 
 def oracle_reference(dataset: Dataset, profile: Profile, metrics: list[MetricSpec]) -> list[MetricValue]:
