@@ -63,7 +63,6 @@ class DecoderSpec:
     integer: bool = False
     problem: Callable[[float], str | None] = lambda v: None  # why a knob value is refused (None: accepted)
     greedy_at: tuple[float, ...] = ()
-    needs_steps: bool = True  # drawn token by token through the generator's step (else sample + log_prob)
 
     def check(self, value: float, text: str | None = None) -> float:
         """``value`` if it is a valid knob, else a one-line UserError naming the decoder and its range."""
@@ -96,7 +95,6 @@ for _spec in (
         density=True,
         problem=_temperature_problem,
         greedy_at=(0.0,),
-        needs_steps=False,
     ),
     DecoderSpec(
         "top_k",
@@ -130,7 +128,6 @@ for _spec in (
         "generator exceeds the threshold (nats)",
         density=False,
         problem=lambda v: None if v <= 0 else "must be <= 0 (a mean log-probability)",
-        needs_steps=False,
     ),
     DecoderSpec(
         "disc_reject",
@@ -139,7 +136,6 @@ for _spec in (
         "samples from real training sentences scores it above the threshold",
         density=False,
         problem=lambda v: None if 0 <= v < 1 else "must lie in [0, 1)",
-        needs_steps=False,
     ),
 ):
     DECODERS.add(_spec.name, _spec)
