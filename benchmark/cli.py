@@ -14,7 +14,6 @@ command that needs it imports it.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import signal
 import sys
@@ -203,6 +202,17 @@ def _data_dir_option() -> Callable[[Any], Any]:
     return click.option("--data-dir", help=DATA_DIR_HELP)
 
 
+def _decoders_option() -> Callable[[Any], Any]:
+    return click.option(
+        "--decoders",
+        multiple=True,
+        metavar="NAME[=KNOBS]",
+        help="decoders beside the temperature, each with its knobs, e.g. --decoders top_p=0.5,0.8,0.95 (repeatable, "
+        "or ';'-separated): top_k, top_p, beam, gen_reject, disc_reject; a bare name takes the profile's grid; "
+        "none: the temperature only (default: the profile's, top_k and top_p for MLE in small and paper)",
+    )
+
+
 def _space_check_option() -> Callable[[Any], Any]:
     return click.option(
         "--no-space-check", is_flag=True, help="start even when the free space looks too small for the run's files"
@@ -235,7 +245,7 @@ def build_cli() -> click.Group:
     models, datasets, profiles = (_complete_from(r) for r in ("models", "datasets", "profiles"))
 
     @group.command("list", context_settings=settings, help="what is registered")
-    @click.argument("what", type=_Choice(["models", "datasets", "metrics", "profiles"]))
+    @click.argument("what", type=_Choice(["models", "datasets", "metrics", "profiles", "decoders"]))
     @_verbosity_options
     def list_(**params: Any) -> _Job:
         return _job("list")(**params)
@@ -268,6 +278,7 @@ def build_cli() -> click.Group:
     @click.option("--profile", default="small", shell_complete=profiles, help="tiny | small | paper (default: small)")
     @click.option("--seed", type=_Int(), default=0)
     @click.option("--temperatures", help="comma-separated, e.g. 0,0.5,1.0 (0 = greedy; default: the profile's)")
+    @_decoders_option()
     @click.option("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
     @click.option("--out", default="results", help="results folder (default: results)")
     @click.option("--resume", is_flag=True, help="continue an interrupted run of the same command")
@@ -304,6 +315,7 @@ def build_cli() -> click.Group:
     @click.option("--datasets", default=",".join(DEFAULT_DATASETS))
     @click.option("--profile", default="small", shell_complete=profiles)
     @click.option("--temperatures", help="comma-separated (default: the profile's grid, MLE's extended)")
+    @_decoders_option()
     @click.option("--seeds", default=",".join(map(str, DEFAULT_SEEDS)), help="comma-separated (default: 0,1,2)")
     @click.option("--device", default="auto")
     @click.option("--out", default="results")
@@ -477,6 +489,14 @@ def cmd_list(args: SimpleNamespace) -> int:
             items.append(
                 (n, f"{m.kind}, {'lower' if m.lower_is_better else 'higher'} is better, {scope}: {m.description}")
             )
+    elif args.what == "decoders":
+        from langgan_bench.core.decoders import DECODERS
+
+        items = []
+        for n in DECODERS:
+            d = DECODERS.get(n)
+            density = "NLL_test defined" if d.density else "no density: no NLL_test"
+            items.append((n, f"knob {d.knob}; {density}: {d.description}"))
     else:
         from langgan_bench.core.profiles import PROFILES
 
@@ -509,6 +529,12 @@ def cmd_data(args: SimpleNamespace) -> int:
     return 0
 
 
+def _decoders(args: SimpleNamespace) -> tuple[tuple[str, tuple[float, ...]], ...] | None:
+    from langgan_bench.core.decoders import parse_decoders
+
+    return parse_decoders(args.decoders) if args.decoders else None
+
+
 def cmd_run(args: SimpleNamespace) -> int:
     from langgan_bench.core.config import RunConfig, parse_temperatures, validate_run_config
 
@@ -518,6 +544,7 @@ def cmd_run(args: SimpleNamespace) -> int:
         profile=args.profile,
         seed=args.seed,
         temperatures=parse_temperatures(args.temperatures) if args.temperatures is not None else None,
+        decoders=_decoders(args),
         device=args.device,
         out=args.out,
         resume=args.resume,
@@ -541,16 +568,18 @@ def cmd_run(args: SimpleNamespace) -> int:
 
 
 def format_table(rows: list) -> str:
-    """A small text table: one line per (model, temperature), one column per metric."""
+    """A small text table: one line per (model, point), one column per metric; a point is its temperature, or
+    another decoder's name and knob (``top_p=0.9``)."""
+    from langgan_bench.core.decoders import point_label
+
     metrics = sorted({r.metric for r in rows})
-    table: dict[tuple[str, float], dict[str, float]] = {}
+    table: dict[tuple[str, str], dict[str, float]] = {}
     for r in rows:
-        table.setdefault((r.model, r.temperature), {})[r.metric] = r.value
+        table.setdefault((r.model, point_label(r.decoder, r.knob)), {})[r.metric] = r.value
     header = ["model", "T", *metrics]
     lines = [header]
-    for (model, t), vals in table.items():
-        shown_t = "-" if math.isnan(t) else f"{t:g}"
-        lines.append([model, shown_t, *(f"{vals[m]:.4f}" if m in vals else "" for m in metrics)])
+    for (model, point), vals in table.items():
+        lines.append([model, point, *(f"{vals[m]:.4f}" if m in vals else "" for m in metrics)])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in lines)
 
@@ -577,6 +606,7 @@ def cmd_bench(args: SimpleNamespace) -> int:
         dataset="",
         profile=args.profile,
         temperatures=parse_temperatures(args.temperatures) if args.temperatures is not None else None,
+        decoders=_decoders(args),
         device=args.device,
         out=args.out,
         resume=not args.fresh,

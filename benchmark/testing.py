@@ -110,7 +110,8 @@ def _ctx(**kw: Any) -> _Context:
 def check_generator(model: Model, ds: Dataset) -> None:
     """The Generator contract of a trained model: samples of the right shape and vocabulary, nothing but
     padding after EOS, the same seed the same samples at every temperature (T = 0 greedy), finite per-token
-    log-probabilities (0 past the end), an NLL that scoring does not change."""
+    log-probabilities (0 past the end), an NLL that scoring does not change; and every decoder
+    (``check_decoders``)."""
     gen = model.generator
     for t in (0.0, 0.7, 1.0, 1.5):
         s = gen.sample(64, t, seed=5)
@@ -125,6 +126,30 @@ def check_generator(model: Model, ds: Dataset) -> None:
     assert (lp[~sequence_mask(ds.test[:20], ds.vocab.eos_id)] == 0).all(), "log_prob: non-zero past the end"
     nll = gen.nll(ds.test)
     assert 0 < nll < math.log(len(ds.vocab)) * 3 and nll == gen.nll(ds.test), f"nll {nll}: implausible or unstable"
+    check_decoders(model, ds)
+
+
+#: A knob of every decoder but disc_reject (whose discriminator the harness trains): the contract's checks
+DECODER_CHECKS = (("top_k", 3.0), ("top_p", 0.8), ("beam", 2.0), ("gen_reject", -50.0))
+
+
+def check_decoders(model: Model, ds: Dataset) -> None:
+    """Every decoder reaches the model's generator through the shared contract (``sample``, ``log_prob``, and
+    ``step`` / ``keep_rows`` for the token-level ones): valid samples, the same seed the same samples."""
+    from langgan_bench.core.errors import UserError
+    from langgan_bench.models.networks.decoding import decode
+
+    gen = model.generator
+    for decoder, knob in DECODER_CHECKS:
+        try:
+            s = decode(gen, decoder, knob, 32, seed=5).samples
+        except UserError as e:
+            raise AssertionError(f"decoder {decoder}: {e}") from None
+        assert s.shape == (32, ds.max_len), f"decoder {decoder}: sample shape {tuple(s.shape)}"
+        mask = sequence_mask(s, ds.vocab.eos_id)
+        valid = ((s >= 0) & (s < len(ds.vocab))).all() and (s[~mask] == ds.vocab.pad_id).all()
+        assert valid and (s[mask] != ds.vocab.pad_id).all(), f"decoder {decoder}: invalid samples"
+        assert torch.equal(s, decode(gen, decoder, knob, 32, seed=5).samples), f"decoder {decoder}: not seeded"
 
 
 def check_determinism(cls: type[Model], ds: Dataset, config: Any = None) -> tuple[Model, int]:

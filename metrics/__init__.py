@@ -30,7 +30,9 @@ for _spec in (
         lower_is_better=True,
         greedy=False,
         requires=("generator",),
-        description="model's per-token NLL of the held-out test split at temperature T (nats)",
+        description="model's per-token NLL of the held-out test split at temperature T (nats); at top_k / top_p "
+        "under the renormalised truncation (inf when a test token is outside: nll_test_outside is their share)",
+        values=("nll_test_outside",),
     ),
     MetricSpec(
         "bleu",

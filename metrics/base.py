@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from functools import cache
 from typing import TYPE_CHECKING, Literal
 
+from langgan_bench.core.decoders import TEMPERATURE, has_density, is_greedy
 from langgan_bench.core.registry import Registry
 from langgan_bench.core.version import __version__
 
@@ -58,7 +59,8 @@ def signature(name: str, **settings: object) -> str:
 @dataclass(frozen=True, eq=False)
 class EvalInputs:
     """Everything a metric can be handed: samples (as ids and as tokens), the dataset and profile, and when
-    the samples come from a model of this harness, that generator and the temperature."""
+    the samples come from a model of this harness, that generator, the decoder that drew them and its knob
+    (``temperature`` holds T for the temperature decoder, 1.0 for the others, which all draw at T = 1)."""
 
     dataset: Dataset  # already sliced to the profile's sizes
     profile: Profile
@@ -68,6 +70,8 @@ class EvalInputs:
     device: str = "cpu"  # where metric networks (encoder, judge LM) run
     generator: Generator | None = None
     temperature: float | None = None
+    decoder: str = TEMPERATURE
+    knob: float | None = None
 
     @classmethod
     def from_model(
@@ -79,9 +83,12 @@ class EvalInputs:
         samples: torch.Tensor,
         seed: int,
         device: str,
+        decoder: str = TEMPERATURE,
+        knob: float | None = None,
     ) -> EvalInputs:
         tokens = [dataset.decode(s).split() for s in samples]
-        return cls(dataset, profile, samples, tokens, seed, device, generator, temperature)
+        knob = temperature if decoder == TEMPERATURE else knob
+        return cls(dataset, profile, samples, tokens, seed, device, generator, temperature, decoder, knob)
 
 
 @dataclass(frozen=True)
@@ -113,13 +120,25 @@ class MetricSpec:
         if self.prepare is not None:
             _resolve(self.prepare)(dataset, profile, device)
 
-    def applies(self, dataset: Dataset, temperature: float | None, has_generator: bool) -> bool:
+    def applies(
+        self,
+        dataset: Dataset,
+        temperature: float | None,
+        has_generator: bool,
+        decoder: str = TEMPERATURE,
+        knob: float | None = None,
+    ) -> bool:
+        """Whether the metric is defined for samples of ``dataset`` drawn by ``decoder`` at ``knob`` (or at
+        ``temperature``): a metric of the model's density ("generator") needs a decoder that has one, and a
+        metric undefined under greedy decoding (T = 0, top_k 1) is left out there."""
         if "oracle" in self.requires and not dataset.is_synthetic:
             return False
         if "text" in self.requires and dataset.is_synthetic:
             return False
-        if "generator" in self.requires and not has_generator:
+        if "generator" in self.requires and not (has_generator and has_density(decoder)):
             return False
+        if decoder != TEMPERATURE:
+            return self.greedy or knob is None or not is_greedy(decoder, knob)
         return temperature is None or temperature > 0 or self.greedy
 
 

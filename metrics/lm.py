@@ -23,6 +23,7 @@ import torch
 
 from langgan_bench.core.cache import cache_dir, load_or_build
 from langgan_bench.core.config import config_hash, derive_seed
+from langgan_bench.core.decoders import TEMPERATURE
 from langgan_bench.core.errors import Damaged
 from langgan_bench.core.storage import load_torch, save_torch
 from langgan_bench.datasets.base import Dataset
@@ -140,7 +141,9 @@ def evaluate_lm_score(x: EvalInputs) -> list[MetricValue]:
 def evaluate_reverse_lm_score(x: EvalInputs) -> list[MetricValue]:
     base = JUDGES[x.profile.name]
     cfg = replace(base, training=replace(base.training, max_epochs=REVERSE_EPOCHS[x.profile.name]))
-    seed = derive_seed(x.seed, "reverse-lm", x.temperature)
+    # a temperature's seed as before decoders existed; another decoder's from its name and knob
+    point = (x.temperature,) if x.decoder == TEMPERATURE else (x.decoder, x.knob)
+    seed = derive_seed(x.seed, "reverse-lm", *point)
     samples = x.samples[: x.profile.reverse_lm_samples]
     value = reverse_lm_score(
         samples=samples, references=x.dataset.test, dataset=x.dataset, config=cfg, seed=seed, device=x.device

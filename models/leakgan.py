@@ -187,7 +187,8 @@ class LeakGenerator(nn.Module):
 
     @staticmethod
     def keep_rows(state: State, keep: torch.Tensor) -> State:
-        """The step state of the rows ``keep`` (a boolean mask over the batch)."""
+        """The step state of the rows ``keep``: a boolean mask over the batch, or row indices (repeats allowed:
+        a beam's parents)."""
         return tuple(s[keep] for s in state)
 
 

@@ -93,12 +93,15 @@ def data_dir() -> Path:
     return shared_data_dir()
 
 
-def rows_of(out: Path) -> list[dict[str, str]]:
-    """Every result row stored under the results folder ``out``."""
+def rows_of(out: Path, measured: bool = False) -> list[dict[str, str]]:
+    """Every result row stored under the results folder ``out``; without the rows that measure the machine
+    (decoding times: they differ between two runs of one seed) unless ``measured``."""
+    from langgan_bench.analysis.rows import MEASURED
+
     rows = []
     for path in sorted(out.glob("runs/*/rows.csv")):
         with open(path, newline="") as f:
-            rows += list(csv.DictReader(f))
+            rows += [r for r in csv.DictReader(f) if measured or r["metric"] not in MEASURED]
     return rows
 
 

@@ -36,8 +36,10 @@ def write_run(
     signatures: dict[str, str] | None = None,
     diverged_at: int | None = None,
     timestamp: str = "2026-01-01T00:00:00+00:00",
+    decoders: dict[str, tuple[Sequence[float], Curve]] | None = None,
 ) -> Path:
-    """One run's rows.csv; ``curve=None`` with ``diverged_at`` writes a diverged run."""
+    """One run's rows.csv; ``curve=None`` with ``diverged_at`` writes a diverged run. ``decoders``: other
+    decoders' points, ``{decoder: (knobs, curve)}``, ``curve(knob, seed)`` their metrics."""
     run_id = f"{dataset}-{model}-{profile}-s{seed}-fake"
     sigs = signatures or {}
 
@@ -51,6 +53,13 @@ def write_run(
     else:
         assert curve is not None
         rows += [row(t, m, v) for t in temperatures for m, v in curve(t, seed).items()]
+        nan = float("nan")
+        for decoder, (knobs, decoder_curve) in (decoders or {}).items():
+            for k in knobs:
+                for m, v in decoder_curve(k, seed).items():
+                    sig = sigs.get(m, f"{m}|fake|v:0")
+                    common = (run_id, dataset, model, seed, profile, nan, m, v, sig, 100, "abc", "0.1.0", timestamp)
+                    rows.append(ResultRow(*common, decoder, k))
     path = out / RUNS_DIR / run_id / ROWS_FILE
     write_rows(path, rows)
     return path

@@ -366,8 +366,9 @@ def test_load_results_is_the_documented_dataframe(tmp_path):
     df = langgan_bench.load_results(tmp_path)
     assert list(df.columns) == [
         "run_id", "dataset", "model", "seed", "profile", "temperature", "metric", "value", "signature",
-        "n_samples", "git_commit", "version", "timestamp",
+        "n_samples", "git_commit", "version", "timestamp", "decoder", "knob",
     ]  # fmt: skip
+    assert (df.decoder == "temperature").all() and (df.knob == df.temperature).all()
     assert len(df) == 2 * len(GRID) and df.value.dtype == np.float64 and df.seed.dtype == np.int64
 
 
@@ -446,3 +447,120 @@ def test_report_folder_problems_are_one_line_errors(tmp_path):
         build_report(tmp_path, blocker)
     with pytest.raises(UserError, match="not writable"):
         build_report(tmp_path, blocker / "sub")
+
+
+# --- decoders: the same machinery on other curves ----------------------------------------------------------------
+
+
+def at_temperature(to_t, shift: float = 1.0, worse: float = 0.0, noise: float = 0.0):
+    """A decoder whose knob k draws like MLE at temperature ``to_t(k)`` (its points on MLE's curve), made
+    ``worse`` on the quality axis (negative: better)."""
+    base = nll_curve(shift=shift, worse=worse, noise=noise)
+    return lambda k, seed: base(to_t(k), seed)
+
+
+TOP_P = (0.5, 0.8, 0.9, 0.95)
+#: a knob drawing as MLE at a swept temperature (between two swept T the true curve beats MLE's chord)
+ON_GRID = {0.5: 0.5, 0.8: 0.7, 0.9: 0.8, 0.95: 0.9}
+
+
+def write_mle_with(out, decoders, seeds=(0, 1, 2), noise=0.02):
+    for s in seeds:
+        write_run(out, "mle", s, nll_curve(noise=noise), temperatures=MLE_GRID, decoders=decoders)
+
+
+def test_a_decoder_on_mles_own_curve_never_beats_the_temperature(tmp_path):
+    from langgan_bench.analysis.verdicts import decoder_verdicts
+
+    # the nucleus draws as MLE at a swept temperature of the cold branch: its points lie on MLE's frontier
+    write_mle_with(tmp_path, {"top_p": (TOP_P, at_temperature(ON_GRID.get, noise=0.02))})
+    table, points = decoder_verdicts(per_seed(load_results(tmp_path)))
+    row = table[table.pair == "nll_oracle @ nll_test"].iloc[0]
+    assert (row.model, row.decoder) == ("mle", "top_p")
+    assert row.verdict == WITHIN_NOISE and abs(row.frontier_gap) < 1e-9
+    assert set(points.decoder) == {"top_p"} and set(points.knob) == set(TOP_P) and points.temperature.isna().all()
+
+
+def test_a_better_and_a_worse_decoder_by_the_same_verdicts(tmp_path):
+    from langgan_bench.analysis.verdicts import decoder_verdicts
+
+    write_mle_with(
+        tmp_path,
+        {
+            "top_p": (TOP_P, at_temperature(ON_GRID.get, worse=-0.5)),  # better quality at the same diversity
+            "gen_reject": ((-8.0, -6.0, -4.0), at_temperature({-8: 0.4, -6: 0.5, -4: 0.7}.get, worse=0.5)),
+            "top_k": ((1.0, 10.0, 100.0), at_temperature({1: 0.3, 10: 0.8, 100: 1.0}.get, worse=0.4)),  # 1: greedy
+        },
+    )
+    table, points = decoder_verdicts(per_seed(load_results(tmp_path)))
+    nll = table[table.pair == "nll_oracle @ nll_test"].set_index("decoder")
+    assert nll.loc["top_p"].verdict == "decoder better somewhere"
+    assert nll.loc["top_p"].better_at == "top_p=0.5, top_p=0.8, top_p=0.9, top_p=0.95"
+    assert nll.loc["top_p"].frontier_gap == pytest.approx(-0.5, abs=1e-9)
+    assert nll.loc["gen_reject"].verdict == "temperature dominates"
+    assert nll.loc["gen_reject"].frontier_gap == pytest.approx(0.5, abs=1e-9)
+    assert nll.loc["gen_reject"].closest_T in {"-8", "-6", "-4"}
+    assert nll.loc["top_k"].verdict == "temperature dominates" and nll.loc["top_k"].points_compared == 2
+    assert set(points[points.decoder == "top_k"].knob) == {10.0, 100.0}  # the greedy point is not judged
+
+
+def test_gans_against_mles_best_decoder_beside_the_temperature_verdict(tmp_path):
+    from langgan_bench.analysis.verdicts import best_decoder_verdicts
+
+    for s in (0, 1, 2):
+        write_run(tmp_path, "gan", s, nll_curve(worse=0.2, noise=0.02))
+    write_mle_with(tmp_path, {"top_p": (TOP_P, at_temperature(ON_GRID.get, worse=-0.5))})
+    seeds = per_seed(load_results(tmp_path))
+    plain, _ = verdicts(seeds)
+    best, points = best_decoder_verdicts(seeds)
+    p = plain[plain.pair == "nll_oracle @ nll_test"].iloc[0]
+    b = best[best.pair == "nll_oracle @ nll_test"].iloc[0]
+    assert (b.gan, b.decoder) == ("gan", "temperature") and p.verdict == b.verdict == MLE_DOMINATES
+    assert b.frontier_gap > p.frontier_gap + 0.1  # MLE's nucleus curve lies below its temperature curve
+    assert set(points.gan) == {"gan"} and points.mle_T.str.contains("top_p=").any()
+    # only the temperature: no best-decoder verdict to add
+    only_t = tmp_path / "only_t"
+    for s in (0, 1):
+        write_run(only_t, "mle", s, nll_curve(), temperatures=MLE_GRID)
+        write_run(only_t, "gan", s, nll_curve(worse=0.2))
+    assert best_decoder_verdicts(per_seed(load_results(only_t)))[0].empty
+
+
+def with_time(curve, seconds: float):
+    """``curve`` with a decoding time per 1,000 sentences at every point."""
+    return lambda k, seed: {**curve(k, seed), "decode_time": seconds * (1 + k / 10)}
+
+
+def test_the_report_with_decoders_and_from_rows_without_them(tmp_path):
+    for s in (0, 1, 2):
+        write_run(tmp_path, "gan", s, nll_curve(worse=0.2, noise=0.02))
+    write_mle_with(
+        tmp_path,
+        {
+            "top_p": (TOP_P, with_time(at_temperature(ON_GRID.get, worse=-0.5), 0.8)),
+            "beam": ((1.0, 2.0, 4.0), with_time(at_temperature({1: 0.5, 2: 0.4, 4: 0.3}.get, worse=0.3), 5.0)),
+        },
+    )
+    names = {p.name for p in build_report(tmp_path)}
+    assert {"decoder_verdicts.csv", "verdicts_best_decoder.csv", "verdict_points_best_decoder.csv"} <= names
+    assert {"oracle-tiny-decoders-mle-nll.png", "oracle-tiny-decode-time-nll_oracle.png"} <= names
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert md.index("Verdicts") < md.index("Against MLE's best decoder") < md.index("Decoders: does decoder X")
+    assert "decoder better somewhere (top\\_p=0.5" in md
+    board = pd.read_csv(tmp_path / "report" / "leaderboard.csv")
+    assert {"decoder", "knob"} <= set(board.columns) and set(board.decoder) == {"temperature", "top_p", "beam"}
+    at_one = md.split("Leaderboard at T = 1.0")[1].split("\n\n")[1]
+    assert "decode\\_time" not in at_one  # the temperature tables hold the samples' metrics of temperature rows
+    # the same verdicts from rows files written before decoders existed (their two columns cut off)
+    old = tmp_path / "old"
+    for s in (0, 1, 2):
+        write_run(old, "gan", s, nll_curve(worse=0.2, noise=0.02))
+        write_run(old, "mle", s, nll_curve(noise=0.02), temperatures=MLE_GRID)
+    for path in old.glob("runs/*/rows.csv"):
+        lines = path.read_text().splitlines()
+        path.write_text("".join(",".join(line.split(",")[:-2]) + "\n" for line in lines))
+    names = {p.name for p in build_report(old)}
+    assert "decoder_verdicts.csv" not in names and "verdicts.csv" in names
+    plain = pd.read_csv(tmp_path / "report" / "verdicts.csv")
+    again = pd.read_csv(old / "report" / "verdicts.csv")
+    pd.testing.assert_frame_equal(plain, again)

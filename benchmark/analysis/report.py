@@ -5,7 +5,11 @@ verdicts.py), ``verdict_points.csv`` (Δ at every GAN temperature), ``leaderboar
 95% half-width, n over seeds), one PNG per figure (the quality–diversity planes and, per dataset, the runs'
 training curves), ``report.md`` and ``report.html`` (the same content; the HTML is one self-contained file
 with its figures inlined and one short inline script that sorts a table by a clicked column; without
-scripts it is the same page, unsorted). Every value that comes from a file is escaped.
+scripts it is the same page, unsorted). Where runs were swept with other decoders too (``decoders.py``):
+``decoder_verdicts.csv`` and ``decoder_verdict_points.csv`` (does each of MLE's decoders beat its
+temperature), ``verdicts_best_decoder.csv`` and ``verdict_points_best_decoder.csv`` (the GANs against MLE's
+best decoder), and per dataset the decoder figures and table; the sections about temperatures read the
+temperature rows alone. Every value that comes from a file is escaped.
 Numbers with different signatures never share a column: a metric with several signatures in one group gets a
 column per signature, each in the signature legend.
 """
@@ -23,6 +27,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from langgan_bench.analysis.decoders import (
+    NOT_SAMPLE_METRICS,
+    best_decoder_blocks,
+    dataset_blocks,
+    decoder_verdict_blocks,
+)
 from langgan_bench.analysis.plots import PLOTS, curves, draw
 from langgan_bench.analysis.published import published_beside
 from langgan_bench.analysis.rows import ORACLE_MODEL, RUNS_DIR, load_results, read_failures, run_record, wall_seconds
@@ -35,7 +45,8 @@ from langgan_bench.analysis.training import (
     phase_summary,
     read_runs,
 )
-from langgan_bench.analysis.verdicts import BASELINE, verdicts
+from langgan_bench.analysis.verdicts import BASELINE, best_decoder_verdicts, decoder_verdicts, verdicts
+from langgan_bench.core.decoders import TEMPERATURE
 from langgan_bench.core.errors import UserError
 from langgan_bench.core.files import atomic_write_text, ensure_writable, is_safe_name
 from langgan_bench.metrics.base import spec_of
@@ -536,9 +547,16 @@ def build_report(
     seeds = per_seed(df)
     cells = summarize(df)
     verdict_table, points = verdicts(seeds)
+    best_table, best_points = best_decoder_verdicts(seeds)
+    decoder_table, decoder_points = decoder_verdicts(seeds)
+    tables = [("verdicts.csv", verdict_table), ("verdict_points.csv", points)]
+    if not best_table.empty:
+        tables += [("verdicts_best_decoder.csv", best_table), ("verdict_points_best_decoder.csv", best_points)]
+    if not decoder_table.empty:
+        tables += [("decoder_verdicts.csv", decoder_table), ("decoder_verdict_points.csv", decoder_points)]
     written = []
     try:
-        for name, table in (("verdicts.csv", verdict_table), ("verdict_points.csv", points)):
+        for name, table in tables:
             atomic_write_text(out_dir / name, table.to_csv(index=False))
             written.append(out_dir / name)
         board = cells.rename(columns={"n": "n_seeds"})[
@@ -547,6 +565,8 @@ def build_report(
                 "profile",
                 "model",
                 "temperature",
+                "decoder",
+                "knob",
                 "metric",
                 "mean",
                 "half_width",
@@ -579,11 +599,18 @@ def build_report(
                     "shown without ± (never ± 0) and no verdict is drawn from them. Run more seeds (--seeds).",
                 )
             )
-        blocks += [*verdict_blocks(verdict_table), *failure_blocks(results_dir)]
+        blocks += [*verdict_blocks(verdict_table), *best_decoder_blocks(best_table)]
+        blocks += [*decoder_verdict_blocks(decoder_table), *failure_blocks(results_dir)]
         for (dataset, profile), group in cells.groupby(["dataset", "profile"], sort=True):
             blocks.append(("h2", f"{dataset} — profile {profile}"))
-            blocks += leaderboard_blocks(group)
-            figs, paths = figure_blocks(group, str(dataset), str(profile), out_dir)
+            # the temperature sections read the temperature's rows of the samples' metrics (decoders: below)
+            temperature = group[(group.decoder == TEMPERATURE) & ~group.metric.isin(NOT_SAMPLE_METRICS)]
+            blocks += leaderboard_blocks(temperature)
+            figs, paths = figure_blocks(temperature, str(dataset), str(profile), out_dir)
+            blocks += figs
+            written += paths
+            blocks += sweep_blocks(temperature)
+            figs, paths = dataset_blocks(group, str(dataset), str(profile), out_dir)
             blocks += figs
             written += paths
             sub = df[(df.dataset == dataset) & (df.profile == profile)]

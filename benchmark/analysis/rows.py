@@ -3,6 +3,11 @@
 Every run writes its own ``runs/<run_id>/rows.csv`` (atomically: a temporary file renamed into place), so
 two runs writing into one results folder never touch the same file and lose no rows. Reading checks every
 field, so a damaged or foreign file is named and left out instead of hiding the other runs.
+
+A row names the decoder that drew its samples and the decoder's knob (``core/decoders.py``): a temperature row
+has decoder ``temperature`` and its T as knob (and in ``temperature``, as before decoders existed); a row of
+another decoder has ``temperature`` NaN. Rows files written before decoders existed (without the two
+columns) still load: their rows are temperature rows.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from langgan_bench.core.decoders import TEMPERATURE
 from langgan_bench.core.errors import UserError
 from langgan_bench.core.files import atomic_write_text, is_safe_name
 
@@ -26,6 +32,12 @@ RUNS_DIR = "runs"
 ROWS_FILE = "rows.csv"
 #: Model name of the reference rows a synthetic dataset adds: the oracle scored like a model at T = 1.
 ORACLE_MODEL = "oracle"
+#: Rows that are not metrics of the samples: a point's decoding time per 1,000 sentences (signature: device,
+#: its name, threads) and a rejection decoder's acceptance rate (``n_samples``: the candidates drawn).
+DECODE_TIME = "decode_time"
+ACCEPTANCE = "acceptance_rate"
+#: Rows that measure the machine rather than the seed: two runs of one seed differ only in these.
+MEASURED = (DECODE_TIME,)
 
 
 @dataclass(frozen=True)
@@ -43,10 +55,18 @@ class ResultRow:
     git_commit: str
     version: str
     timestamp: str
+    decoder: str = TEMPERATURE
+    knob: float = math.nan  # a temperature row's is its temperature (filled in when not given)
+
+    def __post_init__(self) -> None:
+        if self.decoder == TEMPERATURE and math.isnan(self.knob):
+            object.__setattr__(self, "knob", self.temperature)
 
 
 FIELDS = tuple(f.name for f in fields(ResultRow))
-_TYPES = {"seed": int, "temperature": float, "value": float, "n_samples": int}
+#: The columns of a rows file written before decoders existed (every row a temperature row).
+OLD_FIELDS = FIELDS[:-2]
+_TYPES = {"seed": int, "temperature": float, "value": float, "n_samples": int, "knob": float}
 
 
 def rows_to_csv(rows: list[ResultRow]) -> str:
@@ -73,7 +93,7 @@ def read_rows_file(path: Path) -> list[ResultRow]:
             raise UserError(f"{path} is larger than {MAX_ROWS_FILE_BYTES >> 20} MiB; not a langgan-bench rows file")
         with open(path, encoding="utf-8", newline="") as f:
             reader = csv.DictReader(f)
-            if tuple(reader.fieldnames or ()) != FIELDS:
+            if tuple(reader.fieldnames or ()) not in (FIELDS, OLD_FIELDS):
                 raise UserError(f"{path} is not a langgan-bench rows file (columns {reader.fieldnames})")
             return [_parse_row(rec, reader.line_num) for rec in reader]
     except UnicodeDecodeError:
@@ -96,6 +116,16 @@ def _parse_row(rec: dict[str | None, Any], line: int) -> ResultRow:
             raise ValueError(f"line {line}: {key} {values[key]!r} is empty or holds control characters")
     if math.isinf(values["temperature"]) or values["temperature"] < 0:
         raise ValueError(f"line {line}: temperature {values['temperature']} is not a finite number >= 0")
+    decoder = values.get("decoder", TEMPERATURE)
+    if not is_safe_name(decoder):
+        raise ValueError(f"line {line}: decoder {decoder!r} is not a valid name")
+    knob = values.get("knob", math.nan)
+    if math.isinf(knob):
+        raise ValueError(f"line {line}: knob {knob} is not a finite number")
+    if decoder == TEMPERATURE and not math.isnan(knob) and knob != values["temperature"]:
+        raise ValueError(f"line {line}: a temperature row's knob {knob:g} is not its temperature")
+    if decoder != TEMPERATURE and not math.isnan(values["temperature"]):
+        raise ValueError(f"line {line}: a {decoder} row has a temperature")
     return ResultRow(**values)
 
 
@@ -126,20 +156,34 @@ def load_results(path: str | Path, skipped: list[tuple[Path, str]] | None = None
     """Every result row under a results folder as a tidy pandas DataFrame, one metric value per row.
 
     Columns: ``run_id, dataset, model, seed, profile, temperature, metric, value, signature, n_samples,
-    git_commit, version, timestamp``. ``temperature`` is NaN for rows that belong to no temperature (a
-    diverged run's ``diverged_at_step``); T = 0 is greedy decoding. Damaged rows files are left out (and
-    listed in ``skipped`` when given), so one bad run never hides the others.
+    git_commit, version, timestamp, decoder, knob``. ``decoder`` names how the samples were drawn and ``knob``
+    its setting (``core/decoders.py``); a temperature row's knob is its temperature. ``temperature`` is NaN for
+    the other decoders' rows and for rows that belong to no point (a diverged run's ``diverged_at_step``);
+    T = 0 is greedy decoding. Rows files from before decoders existed load as temperature rows. Damaged rows
+    files are left out (and listed in ``skipped`` when given), so one bad run never hides the others.
 
     >>> import langgan_bench
     >>> df = langgan_bench.load_results("results")  # doctest: +SKIP
     >>> bleu5 = df[df.metric == "bleu-5"]  # doctest: +SKIP
-    >>> bleu5.groupby(["dataset", "model", "temperature"]).value.agg(["mean", "std", "count"])  # doctest: +SKIP
+    >>> bleu5.groupby(["dataset", "model", "decoder", "knob"]).value.agg(["mean", "std", "count"])  # doctest: +SKIP
     """
     import pandas as pd
 
     rows = read_results(Path(path), skipped if skipped is not None else [])
     df = pd.DataFrame([asdict(r) for r in rows], columns=list(COLUMNS))
-    return df.astype({"seed": "int64", "temperature": "float64", "value": "float64", "n_samples": "int64"})
+    return df.astype(
+        {"seed": "int64", "temperature": "float64", "value": "float64", "n_samples": "int64", "knob": "float64"}
+    )
+
+
+def with_decoders(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its ``decoder`` and ``knob`` columns: a frame without them (rows from before decoders
+    existed, or one built by hand) holds temperature rows, whose knob is their temperature."""
+    if "decoder" not in df.columns:
+        df = df.assign(decoder=TEMPERATURE)
+    if "knob" not in df.columns:
+        df = df.assign(knob=df["temperature"].where(df["decoder"] == TEMPERATURE))
+    return df
 
 
 #: Grid bookkeeping inside a results folder: the last bench's failed cells, which have no rows of their own

@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from langgan_bench.analysis.rows import ORACLE_MODEL
+from langgan_bench.analysis.rows import ORACLE_MODEL, with_decoders
 
 CONFIDENCE = 0.95
-#: The cell of one aggregated figure: every seed of it shares these (and nothing else varies).
-CELL = ["dataset", "profile", "model", "temperature", "metric", "signature"]
+#: The cell of one aggregated figure: every seed of it shares these (and nothing else varies). A point is its
+#: decoder and knob (a temperature's knob is its temperature, in ``temperature`` too; another decoder's rows
+#: have no temperature).
+CELL = ["dataset", "profile", "model", "temperature", "decoder", "knob", "metric", "signature"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Inter
 def per_seed(df: pd.DataFrame) -> pd.DataFrame:
     """One value per (cell, seed): a rerun of a seed replaces the earlier value (latest timestamp wins), and
     the oracle's reference rows, identical in every run of a dataset, count once."""
-    df = df.sort_values("timestamp", kind="stable")
+    df = with_decoders(df).sort_values("timestamp", kind="stable")
     df = df.drop_duplicates([*CELL, "seed"], keep="last")
     oracle = df["model"] == ORACLE_MODEL
     return pd.concat([df[~oracle], df[oracle].drop_duplicates(CELL, keep="first")], ignore_index=True)
@@ -67,7 +69,7 @@ def per_seed(df: pd.DataFrame) -> pd.DataFrame:
 
 def summarize(df: pd.DataFrame, by: Sequence[str] = tuple(CELL)) -> pd.DataFrame:
     """Aggregate per-seed rows: ``mean``, ``std``, ``n`` (seeds), ``half_width`` (95% t), ``seeds``."""
-    g = per_seed(df).groupby(list(by), dropna=False, sort=True)
+    g = per_seed(df).groupby(list(by), dropna=False, sort=True)  # (a frame without decoders: temperature rows)
     out = g.agg(mean=("value", "mean"), std=("value", "std"), n=("value", "count"), seeds=("seed", _seed_list))
     out["half_width"] = t_half_width(out["std"], out["n"])
     return out.reset_index()

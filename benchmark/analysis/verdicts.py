@@ -23,6 +23,13 @@ MLE's seed s), then its 95% Student-t interval over seeds decides:
 The **frontier gap** (the mean Δ over the compared points, per seed, with its interval) ranks GANs by how far
 they fall short. A metric without a diversity partner (FED) compares each model at its own best temperature
 (per seed).
+
+The same machinery judges curves of the other decoders (``core/decoders.py``; ``decoder_curves``): a curve is
+a (model, decoder) pair, its points joined in the order of their knobs as temperatures are, and the baseline
+may be several curves at once, whose frontier is the best any of them reaches at a diversity at least as good
+(``judge_curves``). ``decoder_verdicts`` asks whether each of MLE's other decoders beats MLE's temperature;
+``best_decoder_verdicts`` judges each GAN against MLE's best decoder, the frontier over all MLE's curves,
+beside the temperature-only verdict. Greedy points (T = 0, top_k 1) are left out everywhere.
 """
 
 from __future__ import annotations
@@ -30,13 +37,14 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from langgan_bench.analysis.rows import ORACLE_MODEL
+from langgan_bench.analysis.rows import ORACLE_MODEL, with_decoders
 from langgan_bench.analysis.stats import t_interval
+from langgan_bench.core.decoders import TEMPERATURE, is_greedy
 from langgan_bench.core.profiles import BASELINE_MODEL
 
 BASELINE = BASELINE_MODEL
@@ -170,6 +178,7 @@ class Judged:
     delta: float = math.nan
     mle_quality: float = math.nan
     mle_T: float = math.nan
+    mle_curve: str = ""  # the baseline curve that reaches Q* (several curves: ``judge_curves``)
 
 
 def outside(end: str) -> str:
@@ -180,13 +189,88 @@ def judge(
     mle_t: Sequence[float], mle_d: Sequence[float], mle_q: Sequence[float], d: float, q: float, pair: MetricPair
 ) -> Judged:
     """A GAN point (diversity ``d``, quality ``q``) against MLE's curve of the same seed."""
-    f = frontier_at(mle_t, mle_d, mle_q, d, pair.quality_lower_is_better, pair.diversity_lower_is_better)
-    if f is None:
+    return judge_curves([("", mle_t, mle_d, mle_q)], d, q, pair)
+
+
+BaselineCurve = tuple[str, Sequence[float], Sequence[float], Sequence[float]]  # (label, positions, diversity, quality)
+
+
+def judge_curves(curves: Sequence[BaselineCurve], d: float, q: float, pair: MetricPair) -> Judged:
+    """A point against the frontier of several baseline curves of the same seed: the best quality any curve
+    reaches at a diversity at least as good as ``d`` (the first curve wins a tie). It lies below their range
+    only when it is less diverse than every point of every curve. One curve: ``judge``."""
+    qlib, dlib = pair.quality_lower_is_better, pair.diversity_lower_is_better
+    found = [(label, frontier_at(t, dv, qv, d, qlib, dlib)) for label, t, dv, qv in curves]
+    reached = [(label, f) for label, f in found if f is not None]
+    if not reached:
         return Judged(outside(MORE_DIVERSE))
-    delta = _up(f.quality, pair.quality_lower_is_better) - _up(q, pair.quality_lower_is_better)
-    if f.below_range and delta < 0:  # less diverse than every MLE point and better than all of them
+    label, f = max(reached, key=lambda lf: _up(lf[1].quality, qlib))
+    delta = _up(f.quality, qlib) - _up(q, qlib)
+    below = len(reached) == len(found) and all(g.below_range for _, g in reached)
+    if below and delta < 0:  # less diverse than every MLE point and better than all of them
         return Judged(outside(LESS_DIVERSE))
-    return Judged(COMPARED, delta, f.quality, f.temperature)
+    return Judged(COMPARED, delta, f.quality, f.temperature, label)
+
+
+@dataclass(frozen=True)
+class Curves:
+    """How the verdicts name and place the points of curves other than temperature sweeps (``decoder_curves``).
+
+    A curve's label is its model's name for a temperature curve and ``model (decoder)`` otherwise. A point's
+    position along its curve is its temperature, or for another decoder its knob's rank among that decoder's
+    knobs (1, 2, ...: adjacent knobs are joined as adjacent temperatures are, whatever their scale or sign),
+    greedy points (top_k 1) at 0, which the verdicts leave out as they leave out T = 0."""
+
+    decoder_of: dict[str, str]  # label -> its decoder (a label absent: a temperature curve)
+    knobs: dict[str, tuple[float, ...]]  # decoder -> its knobs in order; position i + 1 is knobs[i]
+    model_of: dict[str, str] = field(default_factory=dict)  # label -> its model (absent: the label itself)
+
+    def model(self, label: str) -> str:
+        return self.model_of.get(label, label)
+
+    def decoder(self, label: str) -> str:
+        return self.decoder_of.get(label, TEMPERATURE)
+
+    def knob(self, label: str, position: float) -> float:
+        """The knob at ``position`` along ``label``'s curve (between two knobs: linearly between them)."""
+        decoder = self.decoder(label)
+        if decoder == TEMPERATURE or math.isnan(position):
+            return position
+        knobs = self.knobs[decoder]
+        return float(np.interp(position, np.arange(1, len(knobs) + 1), knobs))
+
+    def name(self, label: str, position: float) -> str:
+        """A point's name in a verdict: ``T=0.7`` or ``top_p=0.9``."""
+        decoder, knob = self.decoder(label), self.knob(label, position)
+        return f"T={knob:g}" if decoder == TEMPERATURE else f"{decoder}={knob:g}"
+
+
+TEMPERATURE_CURVES = Curves({}, {})
+
+
+def curve_label(model: str, decoder: str) -> str:
+    return model if decoder == TEMPERATURE else f"{model} ({decoder})"
+
+
+def decoder_curves(df: pd.DataFrame) -> tuple[pd.DataFrame, Curves]:
+    """Per-seed rows as the verdicts' curves: ``model`` becomes the curve's label and ``temperature`` the point's
+    position along it (see ``Curves``); a diverged run's row keeps its model's name."""
+    df = with_decoders(df)
+    other = df[(df.decoder != TEMPERATURE) & df.knob.notna()]
+    knobs = {
+        str(d): tuple(sorted(k for k in set(g.knob) if not is_greedy(str(d), k))) for d, g in other.groupby("decoder")
+    }
+    rank = {(d, k): float(i + 1) for d, ks in knobs.items() for i, k in enumerate(ks)}
+    is_other = (df.decoder != TEMPERATURE) & df.knob.notna()
+    position = [
+        rank.get((d, k), 0.0) if o else t
+        for d, k, t, o in zip(df.decoder, df.knob, df.temperature, is_other, strict=True)
+    ]
+    labels = [curve_label(m, d) if o else m for m, d, o in zip(df.model, df.decoder, is_other, strict=True)]
+    out = df.assign(model=labels, temperature=position)
+    decoder_of = {lab: str(d) for lab, d, o in zip(labels, df.decoder, is_other, strict=True) if o}
+    model_of = {lab: str(m) for lab, m, o in zip(labels, df.model, is_other, strict=True) if o}
+    return out, Curves(decoder_of, knobs, model_of)
 
 
 def _signature_groups(group: pd.DataFrame, pair: MetricPair) -> Iterator[tuple[str, str, pd.DataFrame]]:
@@ -219,17 +303,33 @@ def fmt_temperatures(values: Sequence[float]) -> str:
     return text[0] if len(set(text)) == 1 else ", ".join(text)
 
 
-def _pair_points(wide: pd.DataFrame, gan: str, pair: MetricPair, baseline: str) -> pd.DataFrame:
-    """Per-seed Δ against MLE's frontier for every non-greedy temperature point of ``gan``."""
+def fmt_points(decoders: Sequence[str], knobs: Sequence[float]) -> str:
+    """Points per seed, in seed order: temperatures as ``fmt_temperatures``; another decoder's as ``top_p=0.9``."""
+    if all(d == TEMPERATURE for d in decoders):
+        return fmt_temperatures(knobs)
+    text = [
+        f"{round(float(k), 2):g}" if d == TEMPERATURE else f"{d}={round(float(k), 2):g}"
+        for d, k in zip(decoders, knobs, strict=True)
+    ]
+    return text[0] if len(set(text)) == 1 else ", ".join(text)
+
+
+def _pair_points(
+    wide: pd.DataFrame, gan: str, pair: MetricPair, baselines: Sequence[str], curves: Curves
+) -> pd.DataFrame:
+    """Per-seed Δ against the baseline curves' frontier for every non-greedy point of ``gan``."""
     rows = []
     wide = wide[wide.temperature > 0]
-    mle = dict(tuple(wide[wide.model == baseline].groupby("seed")))
+    mle = dict(tuple(wide[wide.model.isin(baselines)].groupby("seed")))
     for seed, curve in wide[wide.model == gan].groupby("seed"):
         if seed not in mle:
             continue
-        base = mle[seed]
+        base = [
+            (str(label), c.temperature.tolist(), c.diversity.tolist(), c.quality.tolist())
+            for label, c in mle[seed].groupby("model", sort=True)
+        ]
         for t, q, d in zip(curve.temperature, curve.quality, curve.diversity, strict=True):
-            j = judge(base.temperature.tolist(), base.diversity.tolist(), base.quality.tolist(), d, q, pair)
+            j = judge_curves(base, d, q, pair)
             rows.append(
                 {
                     "seed": seed,
@@ -237,13 +337,14 @@ def _pair_points(wide: pd.DataFrame, gan: str, pair: MetricPair, baseline: str) 
                     "gan_quality": q,
                     "gan_diversity": d,
                     "status": j.status,
-                    "mle_T": j.mle_T,
+                    "mle_T": curves.knob(j.mle_curve, j.mle_T),
+                    "mle_decoder": curves.decoder(j.mle_curve),
                     "mle_quality": j.mle_quality,
                     "delta": j.delta,
                 }
             )
-    cols = ["seed", "temperature", "gan_quality", "gan_diversity", "status", "mle_T", "mle_quality", "delta"]
-    return pd.DataFrame(rows, columns=cols)
+    cols = ["seed", "temperature", "gan_quality", "gan_diversity", "status", "mle_T", "mle_decoder", "mle_quality"]
+    return pd.DataFrame(rows, columns=[*cols, "delta"])
 
 
 POINT_COLUMNS = [
@@ -260,17 +361,17 @@ VERDICT_COLUMNS = [
 ]  # fmt: skip
 
 
-def _aggregate_points(per_seed: pd.DataFrame) -> list[dict]:
-    """Δ and both sides' values per GAN temperature over seeds; a point is compared only if every seed is."""
+def _aggregate_points(per_seed: pd.DataFrame, gan: str, curves: Curves) -> list[dict]:
+    """Δ and both sides' values per GAN point over seeds; a point is compared only if every seed is."""
     out = []
     for t, g in per_seed.sort_values("seed").groupby("temperature"):
         ends = sorted(set(g.status) - {COMPARED})
         status = COMPARED if not ends else ends[0] if len(ends) == 1 else outside(f"{MORE_DIVERSE} / {LESS_DIVERSE}")
-        row = {"temperature": float(t), "n_seeds": len(g), "status": status}
+        row = {"temperature": float(t), "n_seeds": len(g), "status": status, "name": curves.name(gan, float(t))}
         for col in ("gan_quality", "gan_diversity", "mle_quality", "delta"):
             covered = status == COMPARED or col.startswith("gan")
             row[col], row[f"{col}_hw"] = _ci(g[col].tolist()) if covered else (math.nan, math.nan)
-        row["mle_T"] = fmt_temperatures(g.mle_T.tolist()) if status == COMPARED else ""
+        row["mle_T"] = fmt_points(g.mle_decoder.tolist(), g.mle_T.tolist()) if status == COMPARED else ""
         out.append(row)
     return out
 
@@ -290,7 +391,7 @@ def _decide(points: list[dict], n_seeds: int) -> tuple[str, str, dict | None]:
         return ONE_SEED, "", closest
     better = [p for p in compared if p["delta"] + p["delta_hw"] < -_tie(p)]
     if better:
-        return GAN_BETTER, ", ".join(f"T={p['temperature']:g}" for p in better), closest
+        return GAN_BETTER, ", ".join(p["name"] for p in better), closest
     if all(p["delta"] - p["delta_hw"] > _tie(p) for p in compared):
         # a point beyond MLE's range is beaten by no MLE point: the claim needs a wider sweep there
         return (MLE_DOMINATES if len(compared) == len(points) else OUTSIDE), "", closest
@@ -307,26 +408,32 @@ def _frontier_gap(per_seed: pd.DataFrame, points: list[dict]) -> tuple[float, fl
 
 def _outside_at(points: list[dict]) -> str:
     """The points beyond MLE's range, with their end ("T=2 (more diverse)")."""
-    return ", ".join(
-        f"T={p['temperature']:g} ({p['status'][len(OUTSIDE) + 2 : -1]})" for p in points if p["status"] != COMPARED
-    )
+    return ", ".join(f"{p['name']} ({p['status'][len(OUTSIDE) + 2 : -1]})" for p in points if p["status"] != COMPARED)
 
 
-def _best_point_verdict(wide: pd.DataFrame, gan: str, pair: MetricPair, baseline: str) -> tuple[str, str, dict]:
-    """A metric with no diversity partner (FED): each model at its own best non-greedy temperature, per seed."""
+def _best_point_verdict(
+    wide: pd.DataFrame, gan: str, pair: MetricPair, baselines: Sequence[str], curves: Curves
+) -> tuple[str, str, dict]:
+    """A metric with no diversity partner (FED): each side at its own best non-greedy point, per seed (the
+    baseline's best over all its curves)."""
     pick = "idxmin" if pair.quality_lower_is_better else "idxmax"
     best = {}
-    for model in (gan, baseline):
-        sub = wide[(wide.model == model) & (wide.temperature > 0)].dropna(subset=["quality"])
-        best[model] = sub.loc[sub.groupby("seed")["quality"].agg(pick)].set_index("seed")
-    seeds = sorted(set(best[gan].index) & set(best[baseline].index))
-    g, m = best[gan].loc[seeds], best[baseline].loc[seeds]
+    for side, models in (("gan", [gan]), ("mle", list(baselines))):
+        sub = wide[wide.model.isin(models) & (wide.temperature > 0)].dropna(subset=["quality"])
+        best[side] = sub.loc[sub.groupby("seed")["quality"].agg(pick)].set_index("seed")
+    seeds = sorted(set(best["gan"].index) & set(best["mle"].index))
+    g, m = best["gan"].loc[seeds], best["mle"].loc[seeds]
     deltas = [
         _up(b, pair.quality_lower_is_better) - _up(a, pair.quality_lower_is_better)
         for a, b in zip(g.quality, m.quality, strict=True)
     ]
-    point = {"n_seeds": len(seeds), "closest_T": fmt_temperatures(g.temperature.tolist())}
-    point["mle_T"] = fmt_temperatures(m.temperature.tolist())
+
+    def where(side: pd.DataFrame) -> str:
+        decoders = [curves.decoder(label) for label in side.model]
+        return fmt_points(decoders, [curves.knob(lab, t) for lab, t in zip(side.model, side.temperature, strict=True)])
+
+    point = {"n_seeds": len(seeds), "closest_T": where(g)}
+    point["mle_T"] = where(m)
     point["gan_quality"], point["gan_quality_hw"] = _ci(g.quality.tolist())
     point["mle_quality"], point["mle_quality_hw"] = _ci(m.quality.tolist())
     point["delta"], point["delta_hw"] = _ci(deltas)
@@ -335,34 +442,41 @@ def _best_point_verdict(wide: pd.DataFrame, gan: str, pair: MetricPair, baseline
     if len(seeds) < 2:
         return ONE_SEED, "", point
     if point["delta"] + point["delta_hw"] < -_tie(point):
-        return GAN_BETTER, "at its best T", point
+        return GAN_BETTER, "at its best point" if curves.decoder(gan) != TEMPERATURE else "at its best T", point
     if point["delta"] - point["delta_hw"] > _tie(point):
         return MLE_DOMINATES, "", point
     return WITHIN_NOISE, "", point
 
 
 def verdicts(
-    df: pd.DataFrame, baseline: str = BASELINE, pairs: Sequence[MetricPair] = PAIRS
+    df: pd.DataFrame,
+    baseline: str | Sequence[str] = BASELINE,
+    pairs: Sequence[MetricPair] = PAIRS,
+    gans: Sequence[str] | None = None,
+    curves: Curves = TEMPERATURE_CURVES,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The verdict table and its per-temperature points, from per-seed result rows (see stats.per_seed).
 
     One verdict per (dataset, profile, GAN, metric pair, signatures); every model other than ``baseline``
-    and the oracle reference counts as a GAN. Within a (dataset, profile, pair) GANs are sorted by their
-    frontier gap, the one closest to MLE first.
+    and the oracle reference counts as a GAN (or those of ``gans``). Within a (dataset, profile, pair) GANs
+    are sorted by their frontier gap, the one closest to MLE first. Rows of decoders other than the temperature
+    have no temperature, so they take no part here unless they come as curves (``decoder_curves``, whose
+    labels ``baseline`` and ``gans`` then name; several baselines: the frontier over all of them).
     """
+    baselines = (baseline,) if isinstance(baseline, str) else tuple(baseline)
     verdict_rows: list[dict] = []
     point_rows: list[dict] = []
     for (dataset, profile), group in df.groupby(["dataset", "profile"], sort=True):
         diverged = group[group.metric == "diverged_at_step"].groupby("model")["seed"].nunique()
         values = group[group.temperature.notna()]
-        gans = sorted(set(group.model) - {baseline, ORACLE_MODEL})
+        judged = sorted(set(group.model) - {*baselines, ORACLE_MODEL}) if gans is None else list(gans)
         for order, pair in enumerate(pairs):
             for q_sig, d_sig, wide in _signature_groups(values, pair):
-                for gan in gans:
+                for gan in judged:
                     key = {"dataset": dataset, "profile": profile, "gan": gan, "pair": pair.name, "_order": order}
                     extra = {"diverged_seeds": int(diverged.get(gan, 0))}
                     extra |= {"quality_signature": q_sig, "diversity_signature": d_sig}
-                    has_gan, has_base = (wide.model == gan).any(), (wide.model == baseline).any()
+                    has_gan, has_base = (wide.model == gan).any(), wide.model.isin(baselines).any()
                     if not has_gan:
                         if extra["diverged_seeds"]:
                             verdict_rows.append({**key, "verdict": DIVERGED, **extra})
@@ -371,13 +485,13 @@ def verdicts(
                         verdict_rows.append({**key, "verdict": NO_BASELINE, **extra})
                         continue
                     if pair.diversity is None:
-                        verdict, where, closest = _best_point_verdict(wide, gan, pair, baseline)
+                        verdict, where, closest = _best_point_verdict(wide, gan, pair, baselines, curves)
                         row = {"n_seeds": closest["n_seeds"], "points_compared": 1, "points_outside": 0}
                         row |= {k: v for k, v in closest.items() if k in VERDICT_COLUMNS}
                     else:
-                        per_seed = _pair_points(wide, gan, pair, baseline)
-                        points = _aggregate_points(per_seed)
-                        point_rows += [{**key, **p} for p in points]
+                        per_seed = _pair_points(wide, gan, pair, baselines, curves)
+                        points = _aggregate_points(per_seed, gan, curves)
+                        point_rows += [{**key, **{k: v for k, v in p.items() if k != "name"}} for p in points]
                         verdict, where, closest = _decide(points, int(per_seed["seed"].nunique()))
                         n_cmp = sum(p["status"] == COMPARED for p in points)
                         row = {"n_seeds": int(per_seed["seed"].nunique()), "points_compared": n_cmp}
@@ -385,7 +499,7 @@ def verdicts(
                         row["frontier_gap"], row["frontier_gap_hw"] = _frontier_gap(per_seed, points)
                         if closest is not None:
                             row |= {k: v for k, v in closest.items() if k in VERDICT_COLUMNS and k != "n_seeds"}
-                            row["closest_T"] = f"{closest['temperature']:g}"
+                            row["closest_T"] = f"{curves.knob(gan, closest['temperature']):g}"
                     verdict_rows.append({**key, "verdict": verdict, "better_at": where, **row, **extra})
     counts = ["n_seeds", "points_compared", "points_outside", "diverged_seeds"]
     table = pd.DataFrame(verdict_rows, columns=[*VERDICT_COLUMNS, "_order"])
@@ -396,3 +510,61 @@ def verdicts(
         table.drop(columns="_order").reset_index(drop=True).astype({c: "Int64" for c in counts}),
         pd.DataFrame(point_rows, columns=POINT_COLUMNS).astype({"n_seeds": "Int64"}),
     )
+
+
+# --- decoders -------------------------------------------------------------------------------------------------
+
+#: The decoder verdicts' words: the challenger is one of MLE's decoders, the baseline MLE's temperature.
+DECODER_WORDS = {
+    MLE_DOMINATES: "temperature dominates",
+    GAN_BETTER: "decoder better somewhere",
+    OUTSIDE: "outside the temperature curve's range",
+    NO_BASELINE: "no temperature curve",
+}
+
+
+def decoder_verdicts(
+    df: pd.DataFrame, baseline: str = BASELINE, pairs: Sequence[MetricPair] = PAIRS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Does decoder X beat temperature for the baseline (MLE) at matched diversity? Each of the baseline's other
+    decoders, as a curve, judged against the baseline's own temperature curve by the machinery above (Δ > 0:
+    the temperature is better). Columns: those of ``verdicts`` with ``model`` and ``decoder`` for ``gan``
+    (``closest_T``: the decoder's knob), the verdicts worded for decoders (``DECODER_WORDS``); the points carry
+    ``decoder`` and ``knob``."""
+    rows = with_decoders(df)
+    cur, curves = decoder_curves(rows[rows.model == baseline])
+    others = sorted(set(cur.model) - {baseline})
+    table, points = verdicts(cur, baseline, pairs, gans=others, curves=curves)
+    table = table.assign(model=[curves.model(g) for g in table.gan], decoder=[curves.decoder(g) for g in table.gan])
+    table["verdict"] = table.verdict.map(lambda v: DECODER_WORDS.get(v, v))
+    table = table.drop(columns="gan")[["dataset", "profile", "model", "decoder", *VERDICT_COLUMNS[3:]]]
+    return table, _with_knobs(points, curves)
+
+
+def best_decoder_verdicts(
+    df: pd.DataFrame, baseline: str = BASELINE, pairs: Sequence[MetricPair] = PAIRS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every GAN curve against the baseline's best decoder: the frontier over all the baseline's curves (its
+    temperature and every other decoder it was swept with), beside the temperature-only verdict that
+    "Language GANs Falling Short" defines. Empty where the baseline has no decoder but the temperature.
+    Columns: those of ``verdicts``, ``gan`` the GAN's model and ``decoder`` its curve's (``mle_T`` names the
+    baseline's decoder where it is not the temperature); the points carry ``decoder`` and ``knob``."""
+    cur, curves = decoder_curves(df)
+    labels = set(cur.model)
+    base = sorted(label for label in labels if curves.model(label) == baseline)
+    if len(base) < 2:
+        return pd.DataFrame(columns=[*VERDICT_COLUMNS, "decoder"]), pd.DataFrame(columns=[*POINT_COLUMNS, "knob"])
+    gans = sorted(labels - {*base, ORACLE_MODEL})
+    table, points = verdicts(cur, base, pairs, gans=gans, curves=curves)
+    table = table.assign(decoder=[curves.decoder(g) for g in table.gan], gan=[curves.model(g) for g in table.gan])
+    return table, _with_knobs(points, curves)
+
+
+def _with_knobs(points: pd.DataFrame, curves: Curves) -> pd.DataFrame:
+    """Verdict points of curves with their decoder and knob; ``gan`` the model, ``temperature`` NaN off the
+    temperature."""
+    decoders = [curves.decoder(g) for g in points.gan]
+    knobs = [curves.knob(g, t) for g, t in zip(points.gan, points.temperature, strict=True)]
+    temps = [k if d == TEMPERATURE else math.nan for d, k in zip(decoders, knobs, strict=True)]
+    gans = [curves.model(g) for g in points.gan]
+    return points.assign(gan=gans, temperature=temps, decoder=decoders, knob=knobs)

@@ -16,6 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# the temperature's rule lives with the decoders (core/decoders.py); these names are imported from here too
+from langgan_bench.core.decoders import (  # noqa: F401
+    MAX_TEMPERATURE,
+    MIN_TEMPERATURE,
+    TemperatureError,
+    check_grid,
+    check_temperature,
+)
 from langgan_bench.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -31,6 +39,9 @@ class RunConfig:
     profile: str = "small"
     seed: int = 0
     temperatures: tuple[float, ...] | None = None  # None: the profile's grid
+    # the decoders beside the temperature, ((name, knobs), ...); empty knobs: the profile's grid; None: the
+    # profile's default for the model (core/decoders.py, core/profiles.py)
+    decoders: tuple[tuple[str, tuple[float, ...]], ...] | None = None
     device: str = "auto"
     out: str = "results"
     resume: bool = False
@@ -42,11 +53,6 @@ class RunConfig:
 
 #: Seeds go to torch.manual_seed and into derived 63-bit seeds: 0 .. 2**63 - 1.
 MAX_SEED = 2**63 - 1
-#: A temperature is 0 (greedy) or in [MIN_TEMPERATURE, MAX_TEMPERATURE]: below 1e-3 sampling is greedy in
-#: practice and logits / T overflows float32 for ordinary logits (1e-300 gave NaN NLLs); above 1e3 every
-#: softmax is uniform to float32 precision, and -inf / T of masked logits would become NaN at T = inf.
-MIN_TEMPERATURE = 1e-3
-MAX_TEMPERATURE = 1e3
 
 
 def check_seed(seed: int, what: str = "--seed") -> int:
@@ -54,24 +60,6 @@ def check_seed(seed: int, what: str = "--seed") -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise UserError(f"{what} {seed}: a seed must be an integer in 0..{MAX_SEED} (2**63 - 1)")
     return seed
-
-
-class TemperatureError(UserError, ValueError):
-    """A temperature outside the range that gives meaningful numbers; a ValueError too, for code that calls
-    the kernels directly."""
-
-
-def check_temperature(t: float, text: str | None = None) -> float:
-    """``t`` if it is 0 (greedy decoding) or a finite number in [MIN_TEMPERATURE, MAX_TEMPERATURE], else a
-    one-line TemperatureError. The one temperature check: the CLI's parsing and the kernels that apply a
-    temperature (``kernels/sampling.py``) both call it, so no path accepts a value the other refuses."""
-    shown = text if text is not None else f"{t:g}"
-    if not (t == 0 or MIN_TEMPERATURE <= t <= MAX_TEMPERATURE):  # NaN fails both
-        raise TemperatureError(
-            f"temperature {shown} must be 0 (greedy decoding) or a finite number in "
-            f"[{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}]"
-        )
-    return float(t)
 
 
 def parse_temperatures(text: str) -> tuple[float, ...]:
@@ -107,6 +95,8 @@ def validate_run_config(cfg: RunConfig) -> None:
         check_temperature(t)
     if cfg.temperatures is not None and not cfg.temperatures:
         raise UserError("--temperatures needs at least one value, e.g. --temperatures 0,1")
+    if cfg.decoders is not None:
+        check_grid(cfg.decoders, empty_ok=True)
     check_checkpoint_every(cfg.checkpoint_every_s)
     for name, value in (("--model", cfg.model), ("--dataset", cfg.dataset), ("--profile", cfg.profile)):
         check_name(value, name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from langgan_bench.core.decoders import DecoderGrid
 from langgan_bench.core.registry import Registry
 
 #: The default softmax-temperature grid; 0 means greedy decoding (used where a metric allows it).
@@ -23,9 +24,25 @@ BASELINE_EXTRA_TEMPERATURES: tuple[float, ...] = (0.3, 0.4, 3.0)
 DEFAULT_MODELS = ("mle", "seqgan", "rankgan", "leakgan", "scratchgan")
 DEFAULT_DATASETS = ("oracle", "coco")
 DEFAULT_SEEDS = (0, 1, 2)
-#: Profile settings that change which temperatures are swept, not what is trained or how a temperature is scored:
-#: not part of a run's id.
-SWEEP_ONLY = ("temperatures", "baseline_extra_temperatures")
+#: Each decoder's default knobs (``--decoders beam`` takes these; ``small``'s), three a decoder so that
+#: ``make bench`` keeps its time budget. top_k and top_p span tight to mild truncation on both a 5,000-word
+#: oracle and COCO's ~4,700 words; gen_reject's thresholds are mean log-probabilities in nats, which depend on
+#: the dataset (an MLE's own samples average roughly minus its NLL_test: near -7.7 on oracle, -3 to -4 on COCO),
+#: so the grid holds both ranges (a threshold out of reach costs one batch: ``decoding.reject``); disc_reject's
+#: are D(x).
+DECODER_GRIDS: DecoderGrid = (
+    ("top_k", (10.0, 100.0, 1000.0)),
+    ("top_p", (0.5, 0.8, 0.95)),
+    ("beam", (1.0, 2.0, 4.0)),
+    ("gen_reject", (-8.0, -7.5, -7.0, -4.0, -3.5, -3.0)),
+    ("disc_reject", (0.2, 0.5, 0.8)),
+)
+#: The decoders beside the temperature the baseline sweeps by default in ``small`` and ``paper`` (the others
+#: by ``--decoders``): the two every text-generation user reaches for.
+BASELINE_DECODERS = ("top_k", "top_p")
+#: Profile settings that change which points are swept, not what is trained or how a point is scored: not part
+#: of a run's id.
+SWEEP_ONLY = ("temperatures", "baseline_extra_temperatures", "decoder_grids", "baseline_decoders")
 
 
 @dataclass(frozen=True)
@@ -43,11 +60,29 @@ class Profile:
     reverse_lm_samples: int
     temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
     baseline_extra_temperatures: tuple[float, ...] = BASELINE_EXTRA_TEMPERATURES
+    decoder_grids: DecoderGrid = DECODER_GRIDS
+    baseline_decoders: tuple[str, ...] = BASELINE_DECODERS
 
     def temperatures_for(self, model: str) -> tuple[float, ...]:
         """The sweep of ``model``: the grid, plus the baseline's extra temperatures for the baseline."""
         extra = self.baseline_extra_temperatures if model == BASELINE_MODEL else ()
         return tuple(sorted({*self.temperatures, *extra}))
+
+    def grid_of(self, decoder: str) -> tuple[float, ...]:
+        """The profile's default knobs of ``decoder``."""
+        return dict(self.decoder_grids)[decoder]
+
+    def decoders_for(self, model: str) -> DecoderGrid:
+        """The decoders beside the temperature that ``model`` is swept with by default: the baseline's
+        (``baseline_decoders``, at this profile's grids); none for the other models."""
+        names = self.baseline_decoders if model == BASELINE_MODEL else ()
+        return tuple((name, self.grid_of(name)) for name in names)
+
+    def resolve_decoders(self, asked: DecoderGrid | None, model: str) -> DecoderGrid:
+        """``--decoders`` as given (a decoder without knobs takes this profile's grid), or the default."""
+        if asked is None:
+            return self.decoders_for(model)
+        return tuple((name, knobs or self.grid_of(name)) for name, knobs in asked)
 
 
 PROFILES: Registry[Profile] = Registry("profile")
@@ -62,6 +97,15 @@ for _p in (
         eval_samples=500,
         fed_samples=200,
         reverse_lm_samples=500,
+        # short grids, and no decoder beside the temperature by default: the suite's many tiny runs stay fast
+        decoder_grids=(
+            ("top_k", (5.0, 50.0)),
+            ("top_p", (0.6, 0.9)),
+            ("beam", (1.0, 2.0)),
+            ("gen_reject", (-9.0, -4.0)),
+            ("disc_reject", (0.3, 0.7)),
+        ),
+        baseline_decoders=(),
     ),
     Profile(
         name="small",
@@ -82,6 +126,13 @@ for _p in (
         eval_samples=10000,
         fed_samples=10000,
         reverse_lm_samples=10000,
+        decoder_grids=(
+            ("top_k", (5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)),
+            ("top_p", (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)),
+            ("beam", (1.0, 2.0, 3.0, 5.0, 10.0)),
+            ("gen_reject", (-8.0, -7.5, -7.0, -6.0, -5.0, -4.0, -3.5, -3.0, -2.5)),
+            ("disc_reject", (0.1, 0.3, 0.5, 0.7, 0.9)),
+        ),
     ),
 ):
     PROFILES.add(_p.name, _p)

@@ -1,9 +1,11 @@
-"""One benchmark run: train a model on a dataset, sweep temperatures, score, write tidy rows.
+"""One benchmark run: train a model on a dataset, sweep temperatures and decoders, score, write tidy rows.
 
 Layout of a run (``<out>/runs/<run_id>/``): ``config.json`` (every resolved setting, seeds, device, git
 commit), ``checkpoint.pt`` (training state for ``--resume``), ``generator.pt`` (the trained generator),
-``samples/T<t>.txt`` (decoded samples per temperature), ``sweep.json`` (finished temperatures, for resume)
-and ``rows.csv`` (the result rows; written last, atomically, so its presence means the run is complete).
+``samples/T<t>.txt`` (decoded samples per temperature) and ``samples/<decoder>=<knob>.txt`` (per point of
+another decoder), ``disc_reject.pt`` (``disc_reject``'s discriminator, when swept), ``sweep.json`` (finished
+points, for resume) and ``rows.csv`` (the result rows; written last, atomically, so its presence means the run
+is complete).
 
 The run id is derived from everything that changes the numbers (model, its resolved config, dataset content
 hash, profile sizes, seed, device type, torch's thread count, package version), so ``--resume`` finds the run
@@ -38,6 +40,7 @@ from langgan_bench.core.config import (
     resolve_device,
     validate_run_config,
 )
+from langgan_bench.core.decoders import TEMPERATURE, DecoderGrid, check_grid, point_key
 from langgan_bench.core.errors import Damaged, MachineFault, UserError, is_fault
 from langgan_bench.core.files import (
     atomic_write_bytes,
@@ -52,7 +55,7 @@ from langgan_bench.core.version import __version__
 from langgan_bench.datasets import DATASETS, load_dataset
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.harness.space import check_space, estimate
-from langgan_bench.harness.sweep import SweepGenerator, evaluate, oracle_reference, sample_seed
+from langgan_bench.harness.sweep import Point, SweepGenerator, evaluate, oracle_reference, point_seed, rejection_scorer
 from langgan_bench.metrics import METRICS, MetricValue
 from langgan_bench.models import model_source, resolve_model
 from langgan_bench.models.training.base import Diverged, Model, TrainContext, TrainSummary
@@ -125,14 +128,14 @@ def _now() -> str:
 
 
 def _temp_name(t: float) -> str:
-    return f"T{t:g}"
+    return point_key(TEMPERATURE, t)
 
 
 def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
     """Run one model on one dataset end to end (see the module docstring for what lands where).
 
-    Every input is checked before anything is written: a bad name, setting, seed, temperature or interval
-    is a one-line UserError and leaves no folder behind. Once the run's folder exists, a failure leaves the
+    Every input is checked before anything is written: a bad name, setting, seed, temperature, decoder or
+    interval is a one-line UserError and leaves no folder behind. Once the run's folder exists, a failure leaves the
     run resumable (status "interrupted" or "failed" in config.json) or removes what this call created.
     """
     log = log or LOG.info
@@ -142,6 +145,7 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
     cfg = dataclasses.replace(cfg, model=model_cls.name)  # the run id, rows and logs use the class's name
     DATASETS.get(cfg.dataset)
     temperatures = cfg.temperatures or profile.temperatures_for(cfg.model)
+    decoders = check_grid(profile.resolve_decoders(cfg.decoders, cfg.model))
     device = resolve_device(cfg.device)
     model_config = apply_overrides(model_cls.config_for(profile.name), cfg.overrides)
     full = load_dataset(cfg.dataset, cfg.data_dir)
@@ -169,10 +173,11 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> RunOutcome:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"{cfg.model} cannot be built with these settings on {cfg.dataset}: {reason}") from None
     resolved = ResolvedRun(
-        cfg, run_id, Path(cfg.out) / RUNS_DIR / run_id, profile, model_cls, model_config, dataset, device, temperatures
-    )
+        cfg, run_id, Path(cfg.out) / RUNS_DIR / run_id, profile, model_cls, model_config, dataset, device, temperatures,
+        decoders,
+    )  # fmt: skip
     if cfg.space_check:
-        check_space(estimate(model, dataset, profile, temperatures), Path(cfg.out), cache_dir())
+        check_space(estimate(model, dataset, profile, resolved.points()), Path(cfg.out), cache_dir())
     made = make_folders(resolved.run_dir)
     try:
         with run_lock(resolved.run_dir) as fresh:
@@ -194,6 +199,14 @@ class ResolvedRun:
     dataset: Dataset
     device: torch.device
     temperatures: tuple[float, ...]
+    decoders: DecoderGrid = ()  # beside the temperature
+
+    def points(self) -> list[Point]:
+        """Every (decoder, knob) of the sweep, in the order swept: the temperatures first."""
+        return [(TEMPERATURE, t) for t in self.temperatures] + [(d, k) for d, ks in self.decoders for k in ks]
+
+    def decoders_record(self) -> dict[str, list[float]]:
+        return {name: list(knobs) for name, knobs in self.decoders}
 
 
 def _read_json(path: Path) -> Any:
@@ -246,6 +259,8 @@ def _finished(r: ResolvedRun, paths: dict[str, Path], log: Callable[[str], None]
         return None
     if status == "complete" and record.get("temperatures") != list(r.temperatures):
         return None  # asked for other temperatures: the sweep goes on from sweep.json
+    if status == "complete" and record.get("decoders", {}) != r.decoders_record():
+        return None  # asked for other decoders: likewise
     try:
         rows = read_rows_file(paths["rows"])
     except Exception:  # damaged rows are recomputed from sweep.json below
@@ -254,7 +269,7 @@ def _finished(r: ResolvedRun, paths: dict[str, Path], log: Callable[[str], None]
         return None
     log(f"run {r.run_id} already finished ({status}); reusing its rows (run without --resume to redo it)")
     files = [paths[k] for k in ("config", "rows", "generator", "checkpoint") if paths[k].is_file()]
-    return RunOutcome(r.run_id, r.run_dir, status, rows, files + sorted(paths["samples"].glob("T*.txt")))
+    return RunOutcome(r.run_id, r.run_dir, status, rows, files + sorted(paths["samples"].glob("*.txt")))
 
 
 def _run_locked(r: ResolvedRun, model: Model, fresh: bool, log: Callable[[str], None]) -> RunOutcome:
@@ -268,6 +283,7 @@ def _run_locked(r: ResolvedRun, model: Model, fresh: bool, log: Callable[[str], 
         "rows": run_dir / ROWS_FILE,
         "samples": run_dir / "samples",
         "reserve": run_dir / ".reserve",
+        "disc_reject": run_dir / "disc_reject.pt",
     }
     ctx = TrainContext(
         device=device,
@@ -292,7 +308,7 @@ def _run_locked(r: ResolvedRun, model: Model, fresh: bool, log: Callable[[str], 
         if ctx.preload() is None:
             log(f"--resume: no checkpoint for run {run_id} yet; starting it")
     else:
-        for name in ("checkpoint", "previous", "generator", "sweep", "rows"):
+        for name in ("checkpoint", "previous", "generator", "sweep", "rows", "disc_reject"):
             paths[name].unlink(missing_ok=True)
         shutil.rmtree(paths["samples"], ignore_errors=True)
 
@@ -303,11 +319,12 @@ def _run_locked(r: ResolvedRun, model: Model, fresh: bool, log: Callable[[str], 
         "run": asdict(cfg),
         "model_source": model_source(cfg.model),
         "temperatures": list(temperatures),
+        "decoders": r.decoders_record(),
         "profile": asdict(profile),
         "model_config": asdict(model_config),
         "dataset": dataset.info(),
         "device": str(device),
-        "seeds": {"run": cfg.seed, "samples": {_temp_name(t): sample_seed(cfg.seed, t) for t in temperatures}},
+        "seeds": {"run": cfg.seed, "samples": {point_key(d, k): point_seed(cfg.seed, d, k) for d, k in r.points()}},
         "git_commit": git_commit(),
         "version": __version__,
         "torch": torch.__version__,
@@ -393,20 +410,21 @@ def _train_and_sweep(
     log: Callable[[str], None],
 ) -> RunOutcome:
     cfg, run_id, run_dir, profile, dataset, device = r.cfg, r.run_id, r.run_dir, r.profile, r.dataset, r.device
-    model_config, temperatures = r.model_config, r.temperatures
+    model_config = r.model_config
     metrics = [METRICS.get(name) for name in METRICS.names()]
     timestamp = _now()
     # overridden settings are a different model as far as tables are concerned
     label = cfg.model + (f"[{','.join(cfg.overrides)}]" if cfg.overrides else "")
 
-    def row(model_name: str, t: float, v: MetricValue) -> ResultRow:
+    def row(model_name: str, point: Point, v: MetricValue) -> ResultRow:
+        decoder, knob = point
         return ResultRow(
             run_id,
             dataset.name,
             model_name,
             cfg.seed,
             profile.name,
-            t,
+            knob if decoder == TEMPERATURE else float("nan"),
             v.metric,
             v.value,
             v.signature,
@@ -414,6 +432,8 @@ def _train_and_sweep(
             record["git_commit"],
             __version__,
             timestamp,
+            decoder,
+            knob,
         )
 
     try:
@@ -424,7 +444,11 @@ def _train_and_sweep(
         record["training"] = {"history": e.history, "phases": e.phases}  # up to the divergence
         atomic_write_json(paths["config"], record, create_parent=False)
         rows = [
-            row(label, float("nan"), MetricValue("diverged_at_step", float(e.step), f"diverged|reason:{e.reason}", 0))
+            row(
+                label,
+                (TEMPERATURE, float("nan")),
+                MetricValue("diverged_at_step", float(e.step), f"diverged|reason:{e.reason}", 0),
+            )
         ]
         write_rows(paths["rows"], rows, create_parent=False)
         return RunOutcome(run_id, run_dir, "diverged", rows, [paths["config"], paths["rows"]])
@@ -443,22 +467,35 @@ def _train_and_sweep(
 
     rows: list[ResultRow] = []
     sample_files = []
-    pending = [t for t in temperatures if _temp_name(t) not in done]
-    gen = SweepGenerator(gen, dataset.test, pending)  # NLL_test of every pending T in one pass over the test split
-    for t in temperatures:
-        key, sample_file = _temp_name(t), paths["samples"] / f"{_temp_name(t)}.txt"
+    pending = [(d, k) for d, k in r.points() if point_key(d, k) not in done]
+    # NLL_test of every pending temperature (and truncating decoder's knob) in one pass over the test split
+    gen = SweepGenerator(
+        gen,
+        dataset.test,
+        [k for d, k in pending if d == TEMPERATURE],
+        tuple((name, tuple(k for d, k in pending if d == name)) for name, _ in r.decoders),
+    )
+    scorer = None  # disc_reject's discriminator, trained (or read back) when a pending point needs it
+    for point in r.points():
+        decoder, knob = point
+        key = point_key(decoder, knob)
+        sample_file = paths["samples"] / f"{key}.txt"
         if key not in done or not sample_file.is_file():
-            log(f"sweep T={t:g}: sampling {profile.eval_samples} sequences and scoring")
-            texts, values = evaluate(gen, dataset, profile, t, cfg.seed, metrics, device.type)
+            if decoder == "disc_reject" and scorer is None:
+                scorer = rejection_scorer(gen, dataset, profile, cfg.seed, device, paths["disc_reject"], log)
+            what = "T=" + f"{knob:g}" if decoder == TEMPERATURE else key
+            log(f"sweep {what}: sampling {profile.eval_samples} sequences and scoring")
+            texts, values = evaluate(gen, dataset, profile, point, cfg.seed, metrics, device.type, scorer)
             atomic_write_text(sample_file, "".join(s + "\n" for s in texts), create_parent=False)
             done[key] = [asdict(v) for v in values]
             atomic_write_json(paths["sweep"], done, create_parent=False)
-        rows += [row(label, t, MetricValue(**v)) for v in done[key]]
+        rows += [row(label, point, MetricValue(**v)) for v in done[key]]
         sample_files.append(sample_file)
-    rows += [row(ORACLE_MODEL, 1.0, v) for v in oracle_reference(dataset, profile, metrics)]
+    rows += [row(ORACLE_MODEL, (TEMPERATURE, 1.0), v) for v in oracle_reference(dataset, profile, metrics)]
 
     write_rows(paths["rows"], rows, create_parent=False)
     record.update(status="complete", finished=_now())
     atomic_write_json(paths["config"], record, create_parent=False)
     files = [paths["config"], paths["rows"], paths["generator"], paths["checkpoint"], *sample_files]
+    files += [paths["disc_reject"]] if paths["disc_reject"].is_file() else []
     return RunOutcome(run_id, run_dir, "complete", rows, files)

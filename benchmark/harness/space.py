@@ -3,14 +3,15 @@
 The estimate is an upper bound of what one run writes, from the model it built and the profile's sizes:
 checkpoints (weights and Adam's two moments of every network, plus the best epoch's generator; the last and
 the one before it exist together while a new one is written), the trained generator, the decoded samples of
-every temperature, the small run files, and the caches it may fill (pre-trained generator, judge LM, FED
-statistics, synthetic splits). ``--no-space-check`` skips it.
+every point of the sweep (temperatures and decoders), the small run files, and the caches it may fill
+(pre-trained generator, judge LM, FED statistics, synthetic splits). ``--no-space-check`` skips it.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,12 +67,12 @@ def parameter_bytes(obj: Any) -> tuple[int, int]:
     return max(total, gen_bytes), gen_bytes
 
 
-def estimate(model: Any, dataset: Any, profile: Any, temperatures: tuple[float, ...]) -> SpaceEstimate:
+def estimate(model: Any, dataset: Any, profile: Any, points: Sequence[object]) -> SpaceEstimate:
     """What one run of ``model`` on ``dataset`` with ``profile`` writes (an upper bound, see the module)."""
     weights, gen = parameter_bytes(model)
     checkpoint = 3 * weights + gen  # weights, Adam's two moments, the best epoch's generator
     widest = max((len(t.encode("utf-8")) for t in dataset.vocab.tokens), default=8)
-    samples = len(temperatures) * profile.eval_samples * (dataset.max_len + 1) * (widest + 1)
+    samples = len(points) * profile.eval_samples * (dataset.max_len + 1) * (widest + 1)
     synthetic = 0
     if dataset.is_synthetic:
         synthetic = 8 * dataset.max_len * (len(dataset.train) + len(dataset.valid) + len(dataset.test))

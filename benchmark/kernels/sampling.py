@@ -1,6 +1,8 @@
 """Sampling and scoring at a softmax temperature: every model's draws and its log-probabilities at T go
 through here (``pick``, ``log_probs``), or through the fused output layer (``softmax_nll.py``), which applies
-T the same way.
+T the same way. The other decoders' token-level kernels are here too: top-k and nucleus truncation
+(``truncate_top_k``, ``truncate_top_p``) and a beam's several proposals per row (``draw_many``); the decoders
+themselves are applied in one place, ``models/networks/decoding.py``.
 
 T > 0 divides the logits by T; T = 0 means greedy decoding (argmax), which has no density, so scoring at
 T = 0 is refused rather than silently approximated. Every temperature is checked by the one rule of
@@ -13,8 +15,10 @@ a boundary). Why two levels: a float64 running sum over all V words is a sequent
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from langgan_bench.core.config import check_temperature
@@ -40,12 +44,26 @@ def truncate_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
     k-th largest is kept, so tokens tied at the boundary are all kept (the kept set never depends on the
     order of equal logits) and a row may keep more than k. Drawing from the result is renormalised top-k
     sampling; k = 1 is greedy decoding (but where the best logits tie)."""
-    if k < 1:
-        raise ValueError(f"top_k = {k}: k must be at least 1")
+    _check_k(k)
     if k >= logits.shape[-1]:
         return logits
-    kth = logits.topk(k, dim=-1).values[..., -1:]
-    return logits.masked_fill(logits < kth, float("-inf"))
+    return logits.masked_fill(logits < kth_largest(logits, k), float("-inf"))
+
+
+def kth_largest(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Each row's k-th largest logit (..., 1) (k >= V: the smallest): top-k keeps the tokens at or above it.
+    On a CPU numpy's selection (O(V) a row; torch's topk sorts the k it returns), elsewhere torch's topk."""
+    v = logits.shape[-1]
+    k = min(k, v)
+    if logits.device.type == "cpu":
+        picked = np.partition(logits.detach().numpy(), v - k, axis=-1)[..., v - k : v - k + 1]
+        return torch.from_numpy(np.ascontiguousarray(picked))
+    return logits.topk(k, dim=-1).values[..., -1:]
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise ValueError(f"top_k = {k}: k must be at least 1")
 
 
 #: a nucleus' mass "reaches" p when it is within this of p (float64 sums of rounded probabilities)
@@ -57,18 +75,89 @@ def truncate_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     most probable tokens whose probability reaches ``p`` (float64 sums, ``REACHED``), with every token tied
     with the least probable of them (so the set never depends on the order of equal probabilities). p = 1
     keeps every token."""
-    if not 0.0 < p <= 1.0:
-        raise ValueError(f"top_p = {p}: p must lie in (0, 1]")
+    _check_p(p)
     if p == 1.0:
         return logits
-    probs = torch.softmax(logits.double(), dim=-1)
-    ordered = probs.sort(dim=-1, descending=True).values
-    before = torch.cumsum(ordered, dim=-1).roll(1, dims=-1)  # the mass of the more probable tokens
-    before[..., 0] = 0.0
-    # the nucleus' last token is the first whose preceding mass is still below p; its probability is the cut
-    last = (before < p - REACHED).sum(dim=-1, keepdim=True).clamp_(min=1) - 1
-    cut = ordered.gather(-1, last)
-    return logits.masked_fill(probs < cut, float("-inf"))
+    v = logits.shape[-1]
+    flat = logits.reshape(-1, v)
+    cuts = [_nucleus_cut(*_sorted_mass(flat[rows])[:2], p) for rows in _blocks(flat)]
+    return logits.masked_fill(logits < torch.cat(cuts).view(*logits.shape[:-1], 1), float("-inf"))
+
+
+def truncated_target_log_probs(
+    logits: torch.Tensor, targets: torch.Tensor, truncations: list[tuple[str, float]]
+) -> torch.Tensor:
+    """log q(target) (N, len(truncations)), float64, under each truncation's renormalisation of
+    softmax(``logits`` (N, V)): ("top_k", k) or ("top_p", p), the kept sets of ``truncate_top_k`` and
+    ``truncate_top_p``; −inf where the target is outside the kept set. It is log p(target) − log(mass kept),
+    the mass read off the running sum of the sorted probabilities: one sort a row for every truncation, a
+    block of rows at a time on a CPU."""
+    for kind, knob in truncations:
+        if kind == "top_k":
+            _check_k(int(knob))
+        elif kind == "top_p":
+            _check_p(knob)
+        else:
+            raise ValueError(f"{kind}: not a truncation (top_k or top_p)")
+    v = logits.shape[-1]
+    out = []
+    for rows in _blocks(logits):
+        ordered, cum, lse = _sorted_mass(logits[rows])
+        target = logits[rows].gather(1, targets[rows].unsqueeze(1))
+        target_lp = target.double() - lse
+        cols = []
+        for kind, knob in truncations:
+            cut = ordered[:, min(int(knob), v) - 1 :][:, :1] if kind == "top_k" else _nucleus_cut(ordered, cum, knob)
+            kept = (ordered >= cut).sum(dim=-1, keepdim=True)  # the kept set is a prefix of the sorted row
+            mass = cum.gather(-1, kept - 1)
+            cols.append(torch.where(target >= cut, target_lp - torch.log(mass), -math.inf))
+        out.append(torch.cat(cols, dim=1))
+    return torch.cat(out) if out else torch.zeros(0, len(truncations), dtype=torch.float64)
+
+
+def _sorted_mass(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A block's rows sorted from the largest logit (``sorted_descending``), the float64 running sums of their
+    probabilities in that order, and each row's log normaliser (N, 1)."""
+    ordered = sorted_descending(logits)
+    top = ordered[:, :1].double()
+    e = torch.exp(ordered.double() - top)
+    z = e.sum(dim=-1, keepdim=True)
+    return ordered, torch.cumsum(e, dim=-1).div_(z), top + torch.log(z)
+
+
+def _nucleus_cut(ordered: torch.Tensor, cum: torch.Tensor, p: float) -> torch.Tensor:
+    """The logit of the nucleus' least probable token (N, 1) (−inf at p = 1: every token): the nucleus' last
+    token is the first whose preceding mass is still below p."""
+    if p == 1.0:
+        return torch.full_like(ordered[:, :1], float("-inf"))
+    last = (cum[:, :-1] < p - REACHED).sum(dim=-1, keepdim=True)
+    return ordered.gather(-1, last)
+
+
+def sorted_descending(logits: torch.Tensor) -> torch.Tensor:
+    """Each row of ``logits`` (..., V) sorted from largest to smallest (values only). On a CPU numpy's sort
+    (vectorised, several times torch's there), elsewhere torch's: the same values."""
+    if logits.device.type == "cpu":
+        ordered = np.sort(logits.detach().numpy(), axis=-1)[..., ::-1]
+        return torch.from_numpy(np.ascontiguousarray(ordered))
+    return logits.sort(dim=-1, descending=True).values
+
+
+#: CPU: rows whose truncation (a sort, float64 exponentials and running sums: ~24 bytes a word) is worked out
+#: at a time, so the block stays in a core's share of the L3 cache
+TRUNCATE_BLOCK_BYTES = cpu.block_bytes("l3", 1 / 6)
+
+
+def _blocks(x: torch.Tensor) -> list[slice]:
+    """Row blocks of ``x`` (N, V): cache-sized on a CPU, one block elsewhere."""
+    n = len(x)
+    rows = max(16, TRUNCATE_BLOCK_BYTES // (24 * x.shape[-1])) if x.device.type == "cpu" else max(n, 1)
+    return [slice(a, a + rows) for a in range(0, n, rows)]
+
+
+def _check_p(p: float) -> None:
+    if not 0.0 < p <= 1.0:
+        raise ValueError(f"top_p = {p}: p must lie in (0, 1]")
 
 
 #: Words per block of the two-level inverse CDF in ``pick`` (≈ √V for V = 5,000; padded with zero mass).
@@ -157,6 +246,16 @@ def inverse_cdf_reference(weights: torch.Tensor, u: torch.Tensor) -> torch.Tenso
     float64 running sum over each whole row, searched once."""
     cdf = torch.cumsum(weights.double(), dim=-1)
     return torch.searchsorted(cdf, u * cdf[:, -1:], right=True)[:, 0]
+
+
+def draw_many(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Draws with replacement from each row of softmax(``logits``) (N, V), one per column of the uniforms
+    ``u`` (N, m) in [0, 1): the float64 inverse CDF of ``inverse_cdf_reference``, the row's running sum made
+    once for its m draws (the proposals of a stochastic beam). Zero-probability tokens are never drawn."""
+    p = torch.softmax(logits.float(), dim=-1)
+    cdf = torch.cumsum(p, dim=-1, dtype=torch.float64)
+    target = _below(u.double() * cdf[:, -1:], cdf[:, -1:])
+    return torch.searchsorted(cdf, target, right=True).clamp_(max=logits.shape[-1] - 1)
 
 
 def _below(x: torch.Tensor, total: torch.Tensor) -> torch.Tensor:

@@ -182,28 +182,9 @@ class LSTMGenerator(nn.Module):
         return torch.cat(out).cpu() if out else torch.zeros(0, self.max_len, dtype=torch.long)
 
     def _sample_batch(self, n: int, temperature: float, gen: torch.Generator | None) -> torch.Tensor:
-        """``n`` sentences, step by step. Only the rows still writing are stepped: a sentence that has ended
-        leaves the batch with its state (``keep_rows``). Its uniforms are still drawn, one per row of the
-        batch at every step, so each row's draws, hence the samples, are those of stepping every row to the
-        end (COCO samples average 12 tokens, while a batch of 1,000 runs to its longest, ~26 at T = 1)."""
-        pad = self.pad_id if self.pad_id is not None else 0
-        out = torch.full((n, self.max_len), pad, dtype=torch.long, device=self.device)
-        rows = torch.arange(n, device=self.device)  # the rows still writing
-        prev = torch.full((n,), self.bos_id, dtype=torch.long, device=self.device)
-        state = None
-        for t in range(self.max_len):
-            u = uniforms(n, gen, self.device) if temperature != 0 else None  # (T = 0: argmax, no draws)
-            tok, state = self.draw(prev, state, temperature, u if u is None or len(rows) == n else u[rows])
-            out[rows, t] = tok
-            prev = tok
-            if self.eos_id is None:
-                continue
-            going = tok != self.eos_id
-            if not bool(going.all()):
-                if not bool(going.any()):
-                    break  # every sentence has ended: the rest is padding
-                rows, prev, state = rows[going], tok[going], self.keep_rows(state, going)
-        return out
+        """``n`` sentences at ``temperature``, step by step (``sample_loop``; T = 0: argmax, no draws)."""
+        draw = lambda prev, state, u: self.draw(prev, state, temperature, u)  # noqa: E731
+        return sample_loop(self, n, draw, gen if temperature != 0 else None)
 
     def draw(
         self, prev: torch.Tensor, state: State | None, temperature: float, u: torch.Tensor | None
@@ -217,8 +198,42 @@ class LSTMGenerator(nn.Module):
 
     @staticmethod
     def keep_rows(state: State, keep: torch.Tensor) -> State:
-        """The step state of the rows ``keep`` (a boolean mask over the batch)."""
+        """The step state of the rows ``keep``: a boolean mask over the batch, or row indices (repeats allowed:
+        a beam's parents)."""
         return [(h[:, keep], c[:, keep]) for h, c in state]
+
+
+Draw = Callable[[torch.Tensor, object, "torch.Tensor | None"], tuple[torch.Tensor, object]]
+
+
+def sample_loop(model: nn.Module, n: int, draw: Draw, gen: torch.Generator | None) -> torch.Tensor:
+    """``n`` sentences (n, max_len) of ``model`` (its ``bos_id``, ``eos_id``, ``pad_id``, ``max_len``, ``device``
+    and ``keep_rows``), step by step: ``draw(prev, state, u)`` gives each row's next token and the new state,
+    from the rows' uniforms ``u`` (None when ``gen`` is None: a deterministic draw). Every generator's
+    sampling at a temperature and the truncated decoders (``decoding.py``) share this loop.
+
+    Only the rows still writing are stepped: a sentence that has ended leaves the batch with its state
+    (``keep_rows``). Its uniforms are still drawn, one per row of the batch at every step, so each row's draws,
+    hence the samples, are those of stepping every row to the end (COCO samples average 12 tokens, while a
+    batch of 1,000 runs to its longest, ~26 at T = 1)."""
+    pad = model.pad_id if model.pad_id is not None else 0
+    out = torch.full((n, model.max_len), pad, dtype=torch.long, device=model.device)
+    rows = torch.arange(n, device=model.device)  # the rows still writing
+    prev = torch.full((n,), model.bos_id, dtype=torch.long, device=model.device)
+    state = None
+    for t in range(model.max_len):
+        u = uniforms(n, gen, model.device) if gen is not None else None
+        tok, state = draw(prev, state, u if u is None or len(rows) == n else u[rows])
+        out[rows, t] = tok
+        prev = tok
+        if model.eos_id is None:
+            continue
+        going = tok != model.eos_id
+        if not bool(going.all()):
+            if not bool(going.any()):
+                break  # every sentence has ended: the rest is padding
+            rows, prev, state = rows[going], tok[going], model.keep_rows(state, going)
+    return out
 
 
 def step_and_pick(
