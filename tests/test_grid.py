@@ -90,6 +90,8 @@ def test_ctrl_c_or_sigterm_stops_the_grid_and_leaves_it_resumable(signum, local_
         f"langgan-bench: interrupted by {signal.Signals(signum).name}; continue with the same command"
     )
     assert "leaked" not in err and "Port 8787" not in err
+    if signum == signal.SIGINT:
+        return  # both signals take one path; the resume is checked once, after SIGTERM
     again = cli(*GRID, *DASK, "--seeds", "0,1", "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert values(out) == values(local_grid)
