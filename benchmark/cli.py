@@ -367,6 +367,13 @@ def build_cli() -> click.Group:
         help="instruction sets to run the phase table under, comma-separated: native, avx2 (each restricted "
         "one in a fresh process: oneDNN, PyTorch's kernels and MKL limited to it)",
     )
+    @click.option(
+        "--peer",
+        help="JSON file with TextGAN-PyTorch's phase times measured on this machine by your own driver, per "
+        'instruction set: {"source": ..., "native": {"mle_epoch": s, "g_step": s, "d_round": s}, "avx2": {...}} '
+        "(default: the speed issue's figures from another machine, marked so)",
+    )
+    @click.option("--peer-isa", default="native", hidden=True, help="which of --peer's entries (a restricted run)")
     @click.option("--phases-only", is_flag=True, hidden=True, help="the machine and the phase table only")
     @_verbosity_options
     def perf(**params: Any) -> _Job:
@@ -686,7 +693,8 @@ def cmd_perf(args: SimpleNamespace) -> int:
     known = ("native", "avx2")
     if not isas or any(x not in known for x in isas):
         raise UserError(f"--isa {args.isa!r}: name one or more of {', '.join(known)}, comma-separated")
-    for line in perf_main(args.data_dir, lambda msg: LOG.info("... %s", msg), args.results, isas, args.phases_only):
+    log = lambda msg: LOG.info("... %s", msg)  # noqa: E731
+    for line in perf_main(args.data_dir, log, args.results, isas, args.phases_only, args.peer, args.peer_isa):
         print(line, flush=True)
     return 0
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from langgan_bench.analysis.cells import count, fmt, outside_text, verdict_text
 from langgan_bench.analysis.plots import PLOTS, PlotSpec
 from langgan_bench.analysis.rows import ACCEPTANCE, DECODE_TIME, ORACLE_MODEL
 from langgan_bench.analysis.verdicts import PAIRS, frontier_curve
@@ -32,13 +33,6 @@ Block = tuple[str, object]
 TIME_QUALITY = ("lm_score", "nll_oracle", "bleu-5")
 #: Rows of a point that are not metrics of its samples: shown in the decoder table, not in the leaderboards.
 NOT_SAMPLE_METRICS = (DECODE_TIME, ACCEPTANCE)
-
-
-def _fmt(mean: float, hw: float = math.nan, digits: int = 4) -> str:
-    """``mean ± half-width`` as the report writes it (just the mean with one seed; ``inf`` as it is)."""
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return ""
-    return f"{mean:.{digits}f}" + ("" if hw is None or math.isnan(hw) else f" ± {hw:.{digits}f}")
 
 
 def safe(name: str) -> str:
@@ -55,23 +49,23 @@ def decoder_verdict_blocks(table: pd.DataFrame) -> list[Block]:
         return []
     rows = []
     for r in table.itertuples(index=False):
-        verdict = r.verdict + (f" ({r.better_at})" if isinstance(r.better_at, str) and r.better_at else "")
+        verdict = verdict_text(r)
         has = isinstance(r.closest_T, str) and r.closest_T != ""
-        own = f"{r.decoder}={r.closest_T}: {_fmt(r.gan_quality, r.gan_quality_hw)}" if has else ""
+        own = f"{r.decoder}={r.closest_T}: {fmt(r.gan_quality, r.gan_quality_hw)}" if has else ""
         if has and not math.isnan(r.gan_diversity):
-            own += f" @ {_fmt(r.gan_diversity, r.gan_diversity_hw)}"
-        where = f" ({r.outside_at})" if isinstance(r.outside_at, str) and r.outside_at else ""
+            own += f" @ {fmt(r.gan_diversity, r.gan_diversity_hw)}"
+        where = outside_text(r)
         rows.append(
             [
                 f"{r.dataset} ({r.profile})",
                 f"{r.model}: {r.decoder}",
                 r.pair,
                 verdict,
-                _int(r.n_seeds),
-                _fmt(r.frontier_gap, r.frontier_gap_hw),
+                count(r.n_seeds),
+                fmt(r.frontier_gap, r.frontier_gap_hw),
                 own,
-                f"T={r.mle_T}: {_fmt(r.mle_quality, r.mle_quality_hw)}" if has else "",
-                f"{_int(r.points_compared)} / {_int(r.points_outside)}{where}",
+                f"T={r.mle_T}: {fmt(r.mle_quality, r.mle_quality_hw)}" if has else "",
+                f"{count(r.points_compared)} / {count(r.points_outside)}{where}",
             ]
         )
     header = ["dataset", "decoder", "quality @ diversity", "verdict", "seeds", "frontier gap (mean Δ)",
@@ -97,7 +91,7 @@ def best_decoder_blocks(table: pd.DataFrame) -> list[Block]:
         return []
     rows = []
     for r in table.itertuples(index=False):
-        verdict = r.verdict + (f" ({r.better_at})" if isinstance(r.better_at, str) and r.better_at else "")
+        verdict = verdict_text(r)
         has = isinstance(r.closest_T, str) and r.closest_T != ""
         own = _at(point_label(r.decoder, float(r.closest_T)) if has and _number(r.closest_T) else str(r.closest_T))
         rows.append(
@@ -106,10 +100,10 @@ def best_decoder_blocks(table: pd.DataFrame) -> list[Block]:
                 r.gan if r.decoder == TEMPERATURE else f"{r.gan}: {r.decoder}",
                 r.pair,
                 verdict,
-                _int(r.n_seeds),
-                _fmt(r.frontier_gap, r.frontier_gap_hw),
-                f"{own}: {_fmt(r.gan_quality, r.gan_quality_hw)}" if has else "",
-                f"{_at(str(r.mle_T))}: {_fmt(r.mle_quality, r.mle_quality_hw)}" if has else "",
+                count(r.n_seeds),
+                fmt(r.frontier_gap, r.frontier_gap_hw),
+                f"{own}: {fmt(r.gan_quality, r.gan_quality_hw)}" if has else "",
+                f"{_at(str(r.mle_T))}: {fmt(r.mle_quality, r.mle_quality_hw)}" if has else "",
             ]
         )
     header = ["dataset", "GAN", "quality @ diversity", "verdict against MLE's best decoder", "seeds",
@@ -125,10 +119,6 @@ def best_decoder_blocks(table: pd.DataFrame) -> list[Block]:
         ),
         ("table", (header, rows)),
     ]
-
-
-def _int(x: object) -> str:
-    return "" if pd.isna(x) else str(int(x))  # type: ignore[call-overload]
 
 
 def _at(points: str) -> str:
@@ -208,7 +198,7 @@ def decoder_table(cells: pd.DataFrame) -> Block:
     rows = []
     for (model, decoder, knob), _ in cells.groupby(["model", "decoder", "knob"], sort=True):
         vals = [index.get((model, decoder, knob, m, s)) for _, m, s in cols]
-        rows.append([model, decoder, f"{knob:g}", *(_fmt(c.mean, c.half_width) if c is not None else "" for c in vals)])
+        rows.append([model, decoder, f"{knob:g}", *(fmt(c.mean, c.half_width) if c is not None else "" for c in vals)])
     return ("table", (["model", "decoder", "knob", *(lab for lab, _, _ in cols)], rows))
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from langgan_bench.analysis.cells import count, fmt, outside_text, verdict_text
 from langgan_bench.analysis.decoders import (
     NOT_SAMPLE_METRICS,
     best_decoder_blocks,
@@ -63,13 +64,6 @@ Block = tuple[str, object]
 
 
 # --- formatting ---------------------------------------------------------------------------------------
-
-
-def fmt(mean: float, hw: float = math.nan, digits: int = 4) -> str:
-    """``mean ± half-width``; just the mean when there is no interval (one seed)."""
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return ""
-    return f"{mean:.{digits}f}" + ("" if hw is None or math.isnan(hw) else f" ± {hw:.{digits}f}")
 
 
 def fmt_t(t: float) -> str:
@@ -120,26 +114,26 @@ def verdict_blocks(table: pd.DataFrame) -> list[Block]:
         return blocks
     rows = []
     for r in table.itertuples(index=False):
-        verdict = r.verdict + (f" ({r.better_at})" if isinstance(r.better_at, str) and r.better_at else "")
+        verdict = verdict_text(r)
         has = isinstance(r.closest_T, str) and r.closest_T != ""
         gan = f"T={r.closest_T}: {fmt(r.gan_quality, r.gan_quality_hw)}" if has else ""
         if has and not math.isnan(r.gan_diversity):
             gan += f" @ {fmt(r.gan_diversity, r.gan_diversity_hw)}"
         mle = f"T={r.mle_T}: {fmt(r.mle_quality, r.mle_quality_hw)}" if has else ""
         diverged = f" (+{r.diverged_seeds} diverged)" if r.diverged_seeds else ""
-        where = f" ({r.outside_at})" if isinstance(r.outside_at, str) and r.outside_at else ""
+        where = outside_text(r)
         rows.append(
             [
                 f"{r.dataset} ({r.profile})",
                 r.gan,
                 r.pair,
                 verdict,
-                f"{_int(r.n_seeds) or 0}{diverged}",
+                f"{count(r.n_seeds) or 0}{diverged}",
                 fmt(r.frontier_gap, r.frontier_gap_hw),
                 gan,
                 mle,
                 fmt(r.delta, r.delta_hw),
-                f"{_int(r.points_compared)} / {_int(r.points_outside)}{where}",
+                f"{count(r.points_compared)} / {count(r.points_outside)}{where}",
             ]
         )
     header = ["dataset", "GAN", "quality @ diversity", "verdict", "seeds", "frontier gap (mean Δ)",
@@ -148,10 +142,6 @@ def verdict_blocks(table: pd.DataFrame) -> list[Block]:
     if (table.n_seeds == 1).any():
         blocks.append(("p", "With one seed there is no confidence interval, so no verdict: run more seeds."))
     return blocks
-
-
-def _int(x: object) -> str:
-    return "" if pd.isna(x) else str(int(x))  # type: ignore[call-overload]
 
 
 def leaderboard_blocks(cells: pd.DataFrame) -> list[Block]:

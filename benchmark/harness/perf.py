@@ -4,19 +4,101 @@ BLEU / Self-BLEU (orders 2..5) on 5,000 COCO training sentences as hypotheses ag
 sentences: this harness, the C++ package fast-bleu, and NLTK on a subset extrapolated to the full size,
 plus the largest difference from NLTK. Then FED and LM-score times for 5,000 sentences, (when present)
 the GANs' training throughput, and the wall time of every run stored in a results folder (``make bench``'s).
+
+The phase table's peer is TextGAN-PyTorch. Its code is not ours to ship, so it is timed by the user's own
+driver and given with ``--peer FILE`` (``read_peer``); without one, the table shows the figures timed in the
+speed issue on another machine, marked as such, since a ratio across machines is not a speed-up.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from langgan_bench.core.errors import UserError
 from langgan_bench.datasets import load_dataset
 from langgan_bench.datasets.text import read_lines, tokenize
+
+#: The peer's phases (seconds) as timed in the speed issue (issue 8), the reference when no --peer file is given.
+PEER_REFERENCE = {"mle_epoch": 3.5, "g_step": 27.3, "d_round": 35.1}
+PEER_REFERENCE_SOURCE = (
+    "TextGAN-PyTorch 7ff8909 as timed in the speed issue (issue 8) on a 2-core AMD EPYC (Zen 5, AVX-512)"
+)
+ISAS = ("native", "avx2")
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The peer's seconds per phase, where they come from, and whether they were timed on this machine."""
+
+    seconds: Mapping[str, float]
+    source: str
+    here: bool
+
+
+REFERENCE_PEER = Peer(PEER_REFERENCE, PEER_REFERENCE_SOURCE, here=False)
+
+
+def read_peer(path: str | None, isa: str = "native") -> Peer:
+    """The peer's phases for the table run under ``isa`` from a ``--peer`` file, timed on this machine:
+
+        {"source": "TextGAN-PyTorch 7ff8909, my driver, 2 threads",
+         "native": {"mle_epoch": 7.58, "g_step": 50.4, "d_round": 70.4}, "avx2": {...}}
+
+    An ISA the file does not name gets the reference figures (``REFERENCE_PEER``), marked as another machine's."""
+    if path is None:
+        return REFERENCE_PEER
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UserError(f"--peer {path}: cannot read it ({e.strerror or e})") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"--peer {path}: not a JSON file ({e})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("source"), str) or not data["source"].strip():
+        raise UserError(f'--peer {path}: give a JSON object with "source" (what was timed, how) and the phases')
+    unknown = set(data) - {"source", *ISAS}
+    if unknown or not set(data) & set(ISAS):
+        extra = f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""
+        raise UserError(f"--peer {path}: name the instruction sets the peer was timed under ({', '.join(ISAS)}), "
+                        f"each with its phases{extra}")  # fmt: skip
+    for name in ISAS:
+        phases = data.get(name, {})
+        if isinstance(phases, dict):
+            bad = [k for k, v in phases.items() if k not in PEER_REFERENCE or not _seconds(v)]
+        else:
+            bad = ["(not an object)"]
+        if bad:
+            raise UserError(f"--peer {path}: {name}: give seconds > 0 for {', '.join(PEER_REFERENCE)}; "
+                            f"not {', '.join(map(str, bad))}")  # fmt: skip
+    if isa not in data:
+        return REFERENCE_PEER
+    return Peer(dict(data[isa]), data["source"].strip(), here=True)
+
+
+def _seconds(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def peer_cells(peer: Peer, key: str, seconds: float) -> tuple[str, str]:
+    """The phase table's peer and ratio cells: a ratio across machines is bracketed (see ``peer_note``)."""
+    if key not in peer.seconds:
+        return "", ""
+    ratio = f"{peer.seconds[key] / seconds:.1f}x"
+    return f"{peer.seconds[key]:.1f}", ratio if peer.here else f"({ratio})"
+
+
+def peer_note(peer: Peer) -> str:
+    """The table's last line: whose figures the peer column holds."""
+    if peer.here:
+        return f"  peer: {peer.source}, timed on this machine (--peer)"
+    return (f"  peer: {peer.source}; not this machine, so the bracketed ratios are not speed-ups: time the peer "
+            "here and give it with --peer FILE (docs/performance.md)")  # fmt: skip
+
 
 ORDERS = (2, 3, 4, 5)
 N_HYPS = 5000
@@ -170,7 +252,9 @@ def bench_section(results: Path) -> list[str]:
     return lines
 
 
-def restricted_phases(isa: str, data_dir: Path | None, log: Callable[[str], None]) -> list[str]:
+def restricted_phases(
+    isa: str, data_dir: Path | None, log: Callable[[str], None], peer: str | None = None
+) -> list[str]:
     """The machine lines and the phase table from a fresh process restricted to ``isa`` (``cpu.ISA_ENV``),
     refused if the restriction did not take effect (a torch or CPU that ignores it)."""
     import os
@@ -187,6 +271,7 @@ def restricted_phases(isa: str, data_dir: Path | None, log: Callable[[str], None
     log(f"phase table restricted to {isa} (a fresh process)")
     cmd = [sys.executable, "-m", "langgan_bench", "perf", "--phases-only"]
     cmd += ["--data-dir", str(data_dir)] if data_dir is not None else []
+    cmd += ["--peer", peer, "--peer-isa", isa] if peer is not None else []
     out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)  # its log lines pass through
     if out.returncode != 0:
         raise UserError(f"--isa {isa}: the restricted run failed (exit {out.returncode}; its error is above)")
@@ -200,15 +285,22 @@ def main(
     results: str = "results",
     isas: tuple[str, ...] = ("native",),
     phases_only: bool = False,
+    peer: str | None = None,
+    peer_isa: str = "native",
 ) -> list[str]:
     from langgan_bench.datasets.files import data_dir as resolve
     from langgan_bench.harness import perf_phases
     from langgan_bench.kernels import cpu
 
     folder = resolve(data_dir)
+    for isa in isas:
+        read_peer(peer, isa)  # a bad file is refused before anything is timed
     lines = cpu.machine_lines()
     for isa in isas:
-        lines += ["", *(perf_phases.report(folder, log) if isa == "native" else restricted_phases(isa, folder, log))]
+        if isa == "native":
+            lines += ["", *perf_phases.report(folder, log, peer=read_peer(peer, peer_isa))]
+        else:
+            lines += ["", *restricted_phases(isa, folder, log, peer)]
     if phases_only:
         return lines
     lines += ["", *bleu_section(folder, log), "", *fed_lm_section(folder, log)]

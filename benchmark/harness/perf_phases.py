@@ -31,7 +31,7 @@ import torch
 from langgan_bench.core import memory
 from langgan_bench.core.config import resolve_device
 from langgan_bench.datasets import load_dataset
-from langgan_bench.harness.perf import best_seconds
+from langgan_bench.harness.perf import REFERENCE_PEER, Peer, best_seconds, peer_cells, peer_note
 from langgan_bench.kernels import ops
 from langgan_bench.kernels.dense import dense, dense_matmul
 from langgan_bench.models import MODELS
@@ -47,9 +47,6 @@ from langgan_bench.models.training.mle import MLETraining, train_mle
 
 REPEATS = 2
 NEGATIVES = 10_000  # the discriminator round's fresh negatives (and as many real sentences)
-# the peer's figures, measured with TextGAN-PyTorch (commit 7ff8909) run unmodified on the 2-core CPU of
-# the speed issue (issue 8); they are references measured there, not measured by this command
-PEER = {"mle_epoch": 3.5, "g_step": 27.3, "d_round": 35.1}
 GOAL = {"mle_epoch": 1.7, "validation": 0.3, "g_step": 2.7, "d_round": 11.0}
 
 
@@ -103,8 +100,11 @@ def _ctx(device: torch.device) -> TrainContext:
     return TrainContext(device=device, seed=0, checkpoint_every_s=float("inf"), log=lambda m: None)
 
 
-def report(data_dir: Path | None, log: Callable[[str], None], limit: int | None = None) -> list[str]:
-    """The phase table; ``limit`` slices every split (a quick check of this code, not a measurement)."""
+def report(
+    data_dir: Path | None, log: Callable[[str], None], limit: int | None = None, peer: Peer = REFERENCE_PEER
+) -> list[str]:
+    """The phase table against ``peer``; ``limit`` slices every split (a quick check of this code, not a
+    measurement)."""
     device = resolve_device("auto")
     try:
         data = load_dataset("oracle-seqgan", data_dir)
@@ -215,11 +215,10 @@ def report(data_dir: Path | None, log: Callable[[str], None], limit: int | None 
     ]
     for name, conf, sec, flops, key in rows:
         goal = f"{GOAL[key]:.1f}" if key in GOAL else ""
-        peer = f"{PEER[key]:.1f}" if key in PEER else ""
-        ratio = f"{PEER[key] / sec:.1f}x" if key in PEER else ""
+        theirs, ratio = peer_cells(peer, key, sec)
         lines.append(
             f"  {name:<36}{conf:<50}{sec:>9.3f}{flops / 1e9:>8.1f}{flops / peak / sec:>11.0%}"
-            f"{flops / square / sec:>9.0%}{goal:>7}{peer:>7}{ratio:>9}"
+            f"{flops / square / sec:>9.0%}{goal:>7}{theirs:>7}{ratio:>9}"
         )
     lines += [
         f"  MLE epoch as make bench runs it (small profile: 64 x 64, dropout 0.5, batch 64; one thread, as each "
@@ -228,6 +227,6 @@ def report(data_dir: Path | None, log: Callable[[str], None], limit: int | None 
         f"{best['valid'] / best['valid_plain']:.2f}",
         f"  glibc allocator: {memory.status}; one fused MLE epoch: {sys_s:.2f}s system time, {faults} minor page "
         "faults (LANGGAN_MALLOC=default for the figures without the tuning)",
-        "  peer: TextGAN-PyTorch 7ff8909 as measured in the speed issue (issue 8) on the same 2-core CPU",
+        peer_note(peer),
     ]
     return lines
