@@ -113,7 +113,8 @@ def draw(points: pd.DataFrame, spec: PlotSpec, title: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    # the legend goes below the axes: inside, "best" placement hid the oracle's point behind it
+    fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
     pair = next((p for p in PAIRS if (p.quality, p.diversity) == (spec.y, spec.x)), None)
     for model, curve in points[points.model != ORACLE_MODEL].groupby("model", sort=True):
         curve = curve.sort_values("temperature")
@@ -154,8 +155,7 @@ def draw(points: pd.DataFrame, spec: PlotSpec, title: str, path: Path) -> None:
     ax.set_ylabel(spec.ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
     try:
