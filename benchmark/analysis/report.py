@@ -105,7 +105,7 @@ def verdict_blocks(table: pd.DataFrame) -> list[Block]:
             "'outside MLE's range' until MLE's sweep is widened. Greedy points (T = 0) are not judged. The "
             "frontier gap is the mean Δ over the compared points and ranks the GANs (smallest first). "
             "'Closest point' is where the GAN comes closest to MLE's frontier; every point is in "
-            "verdict_points.csv. FED has no diversity partner: "
+            "verdict_points.csv. FED and MAUVE have no diversity partner: "
             "each model is taken at its own best temperature (listed per seed).",
         ),
     ]
