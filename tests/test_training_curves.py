@@ -12,6 +12,7 @@ import pytest
 from langgan_bench.analysis import training
 from langgan_bench.analysis.colours import MODEL_COLOURS, OKABE_ITO, model_colour
 from langgan_bench.analysis.report import build_report
+from langgan_bench.analysis.stats import t_interval
 from langgan_bench.analysis.training import curve_frame, phase_frame, phase_summary, read_runs, summary_frame
 from tests.conftest import cli_here
 from tests.fake_results import GRID, gan_history, mle_history, nll_curve, write_record, write_run
@@ -62,6 +63,7 @@ def test_curves_from_a_known_history_hold_its_values(tmp_path):
     table = phase_summary(phases).set_index(["model", "phase"])
     assert table.loc[("seqgan", "gan-mle-pretrain"), "seconds"] == pytest.approx(3.5)  # mean of 3 and 4 s
     assert table.loc[("seqgan", "gan-mle-pretrain"), "seeds"] == 2
+    assert table.loc[("seqgan", "gan-mle-pretrain"), "half_width"] == pytest.approx(t_interval([3.0, 4.0]).half_width)
     assert list(table.loc["seqgan"].index) == ["gan-mle-pretrain", "gan-d-pretrain", "gan-adversarial"]
 
 

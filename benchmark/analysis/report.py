@@ -36,8 +36,8 @@ from langgan_bench.analysis.decoders import (
 )
 from langgan_bench.analysis.plots import PLOTS, curves, draw
 from langgan_bench.analysis.published import published_beside
-from langgan_bench.analysis.rows import ORACLE_MODEL, RUNS_DIR, load_results, read_failures, run_record, wall_seconds
-from langgan_bench.analysis.stats import per_seed, summarize, t_interval
+from langgan_bench.analysis.rows import ORACLE_MODEL, RUNS_DIR, load_for, read_failures, run_record, wall_seconds
+from langgan_bench.analysis.stats import per_seed, summarize
 from langgan_bench.analysis.training import (
     curve_frame,
     draw_training,
@@ -255,10 +255,10 @@ def training_blocks(
     phases = phase_frame(runs)
     table = phase_summary(phases)
     if not table.empty:
-        rows = []
-        for r in table.itertuples(index=False):
-            ci = t_interval(phases[(phases.model == r.model) & (phases.phase == r.phase)].seconds.dropna())
-            rows.append([r.model, r.phase, r.kind, str(r.seeds), f"{r.steps:.0f}", fmt(ci.mean, ci.half_width, 1)])
+        rows = [
+            [r.model, r.phase, r.kind, str(r.seeds), f"{r.steps:.0f}", fmt(r.seconds, r.half_width, 1)]
+            for r in table.itertuples(index=False)
+        ]
         header = ["model", "phase", "kind", "seeds", "optimiser steps", "wall seconds (mean ± 95% CI)"]
         blocks += [("h3", "Wall time per training phase"), ("table", (header, rows))]
     return blocks, [path]
@@ -527,12 +527,7 @@ def build_report(
     warn: Callable[[str], None] = LOG.warning,
 ) -> list[Path]:
     """Write the verdicts, the leaderboard, the figures, report.md and report.html; return the paths."""
-    skipped: list[tuple[Path, str]] = []
-    df = load_results(results_dir, skipped)
-    for _, why in skipped:
-        warn(f"left out of the report: {why}")
-    if df.empty:
-        raise UserError(f"no result rows under {results_dir}; run `langgan-bench run ...` first")
+    df, _ = load_for(results_dir, "the report", "run `langgan-bench run ...` first", warn)
     out_dir = _prepare(out_dir or results_dir / REPORT_DIR)
     seeds = per_seed(df)
     cells = summarize(df)

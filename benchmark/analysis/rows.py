@@ -17,6 +17,7 @@ import datetime as dt
 import io
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -200,6 +201,18 @@ def read_failures(out: Path) -> list[dict[str, str]]:
             return [r for r in csv.DictReader(f) if None not in r and None not in r.values()]
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
+
+
+def load_for(folder: Path, what: str, hint: str, warn: Callable[[str], None]) -> tuple[pd.DataFrame, int]:
+    """``load_results`` for a command that builds ``what`` (the report, the site): each damaged run left out is
+    one warning, no rows at all is a one-line error ending in ``hint``; the rows and how many runs were left out."""
+    skipped: list[tuple[Path, str]] = []
+    df = load_results(folder, skipped)
+    for _, why in skipped:
+        warn(f"left out of {what}: {why}")
+    if df.empty:
+        raise UserError(f"no result rows under {folder}; {hint}")
+    return df, len(skipped)
 
 
 def run_record(results_dir: Path, run_id: str) -> dict:

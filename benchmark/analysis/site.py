@@ -45,7 +45,7 @@ from langgan_bench.analysis.report import (
     training_blocks,
     verdict_blocks,
 )
-from langgan_bench.analysis.rows import ORACLE_MODEL, load_results, run_record, wall_seconds
+from langgan_bench.analysis.rows import ORACLE_MODEL, load_for, run_record, wall_seconds
 from langgan_bench.analysis.stats import per_seed, summarize
 from langgan_bench.analysis.verdicts import BASELINE, verdicts
 from langgan_bench.core.errors import MachineFault, UserError, is_fault
@@ -105,13 +105,8 @@ def merge_results(folders: Sequence[Path], warn: Callable[[str], None] = LOG.war
             warn(f"{folder} is given twice; read once")
             continue
         seen.add(folder.resolve())
-        skipped: list[tuple[Path, str]] = []
-        df = load_results(folder, skipped)
-        for _, why in skipped:
-            warn(f"left out of the site: {why}")
-        if df.empty:
-            raise UserError(f"no result rows under {folder}; give results folders (each with runs/*/rows.csv)")
-        sources.append((folder, df.run_id.nunique(), len(df), len(skipped)))
+        df, left_out = load_for(folder, "the site", "give results folders (each with runs/*/rows.csv)", warn)
+        sources.append((folder, df.run_id.nunique(), len(df), left_out))
         frames.append(df.assign(_source=len(sources) - 1))
     rows = pd.concat(frames, ignore_index=True)
     merged = Merged(rows=rows, folder={}, sources=sources)

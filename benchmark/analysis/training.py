@@ -24,6 +24,7 @@ import pandas as pd
 
 from langgan_bench.analysis.colours import model_colour
 from langgan_bench.analysis.rows import RUNS_DIR, run_record
+from langgan_bench.analysis.stats import t_half_width
 from langgan_bench.core.errors import UserError
 from langgan_bench.core.files import is_safe_name, writing
 
@@ -248,10 +249,12 @@ def summary_frame(curves: pd.DataFrame) -> pd.DataFrame:
 
 
 def phase_summary(phases: pd.DataFrame) -> pd.DataFrame:
-    """Per model and phase (in the order the runs ran them): seeds, mean optimiser steps, mean and range of
-    the wall seconds over seeds."""
+    """Per model and phase (in the order the runs ran them): seeds, mean optimiser steps, mean, 95% t
+    half-width and range of the wall seconds over seeds."""
     if phases.empty:
-        return pd.DataFrame(columns=["model", "phase", "kind", "seeds", "steps", "seconds", "min s", "max s"])
+        return pd.DataFrame(
+            columns=["model", "phase", "kind", "seeds", "steps", "seconds", "min s", "max s", "half_width"]
+        )
     phases = phases.assign(order=phases.groupby("run_id").cumcount())
     g = phases.groupby(["model", "phase", "kind"], sort=False)
     out = g.agg(
@@ -259,8 +262,11 @@ def phase_summary(phases: pd.DataFrame) -> pd.DataFrame:
         seeds=("seed", "nunique"),
         steps=("steps", "mean"),
         seconds=("seconds", "mean"),
+        std=("seconds", "std"),
+        n=("seconds", "count"),
         **{"min s": ("seconds", "min"), "max s": ("seconds", "max")},
     ).reset_index()
+    out["half_width"] = t_half_width(out.pop("std"), out.pop("n"))
     return out.sort_values(["model", "order"], kind="stable").drop(columns="order").reset_index(drop=True)
 
 

@@ -293,8 +293,7 @@ def main(
     from langgan_bench.kernels import cpu
 
     folder = resolve(data_dir)
-    for isa in isas:
-        read_peer(peer, isa)  # a bad file is refused before anything is timed
+    read_peer(peer)  # a bad file is refused before anything is timed
     lines = cpu.machine_lines()
     for isa in isas:
         if isa == "native":
