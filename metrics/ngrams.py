@@ -17,6 +17,7 @@ import functools
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from langgan_bench.metrics.base import EvalInputs, MetricValue, signature
 
@@ -52,13 +53,61 @@ def ngram_entropy(sentences: Sentences, n: int) -> float:
     return math.fsum(c / total * math.log(total / c) for c in counts.values()) if total else 0.0
 
 
-def _jaccard(a: Counter, b: Counter, n_a: int, n_b: int) -> float:
+class ReferenceCounts(NamedTuple):
+    """The references' k-gram counts for k = 1, 2, ..., their number of sentences, and for each k the exact
+    sum of their per-sentence frequencies as non-overlapping float partials (``exact_partials``)."""
+
+    counts: tuple[Counter, ...]
+    n: int
+    partials: tuple[tuple[float, ...], ...]
+
+    @classmethod
+    def of(cls, references: Sentences, top: int) -> ReferenceCounts:
+        counts = tuple(ngram_counts(references, k) for k in range(1, top + 1))
+        n = len(references)
+        return cls(counts, n, tuple(tuple(exact_partials(c / n for c in t.values())) for t in counts))
+
+
+def exact_partials(values: Iterable[float]) -> list[float]:
+    """Floats whose exact sum is the exact sum of ``values`` (Shewchuk's non-overlapping partials, the state
+    ``math.fsum`` keeps): a large sum carried into later ``fsum`` calls at no loss."""
+    partials: list[float] = []
+    for x in values:
+        i = 0
+        for y in partials:
+            if abs(x) < abs(y):
+                x, y = y, x
+            hi = x + y
+            lo = y - (hi - x)
+            if lo:
+                partials[i] = lo
+                i += 1
+            x = hi
+        partials[i:] = [x]
+    return partials
+
+
+def _jaccard(a: Counter, b: Counter, n_a: int, n_b: int, b_partials: Sequence[float]) -> float:
     """Multiset Jaccard index of two count tables, each normalised by its number of sentences (1 for two
-    empty tables: they are the same multiset). Summed with ``math.fsum``: exact whatever the order of the
-    n-grams (a set's order changes from process to process)."""
-    pairs = [(a.get(g, 0) / n_a, b.get(g, 0) / n_b) for g in a.keys() | b.keys()]
-    high = math.fsum(max(x, y) for x, y in pairs)
-    return math.fsum(min(x, y) for x, y in pairs) / high if high else 1.0
+    empty tables: they are the same multiset).
+
+    Σ min runs over the k-grams both tables hold; Σ max over the union is Σ_b + Σ over a's k-grams of
+    (max - b's share), with Σ_b given exactly by ``b_partials``. Each sum is one ``math.fsum`` of the same
+    terms a walk over the whole union adds, so the index is exact and does not depend on the order of the
+    k-grams, at the cost of the samples' k-grams alone, not of the references' far larger table."""
+    mins: list[float] = []
+    highs: list[float] = list(b_partials)
+    for g, c in a.items():
+        x = c / n_a
+        d = b.get(g)
+        if d is None:
+            highs.append(x)
+        else:
+            y = d / n_b
+            mins.append(min(x, y))
+            highs += (max(x, y), -y)
+    high = math.fsum(highs)
+    return math.fsum(mins) / high if high else 1.0
 
 
 def ms_jaccard(
@@ -66,28 +115,25 @@ def ms_jaccard(
 ) -> dict[int, float]:
     """MS-Jaccard-n for each n in ``orders``: the geometric mean of the multiset Jaccard indices J_1 .. J_n."""
     orders = sorted(orders)
-    refs = [ngram_counts(references, k) for k in range(1, orders[-1] + 1)]
-    return ms_jaccard_from_counts(samples, refs, len(references), orders)
+    return ms_jaccard_from_counts(samples, ReferenceCounts.of(references, orders[-1]), orders)
 
 
-def ms_jaccard_from_counts(
-    samples: Sentences, reference_counts: Sequence[Counter], n_references: int, orders: Iterable[int]
-) -> dict[int, float]:
+def ms_jaccard_from_counts(samples: Sentences, refs: ReferenceCounts, orders: Iterable[int]) -> dict[int, float]:
     """``ms_jaccard`` with the references' k-gram counts (k = 1, 2, ...) computed once beforehand."""
     orders = sorted(orders)
-    if not samples or not n_references:
+    if not samples or not refs.n:
         return dict.fromkeys(orders, 0.0)
     j = [
-        _jaccard(ngram_counts(samples, k), reference_counts[k - 1], len(samples), n_references)
+        _jaccard(ngram_counts(samples, k), refs.counts[k - 1], len(samples), refs.n, refs.partials[k - 1])
         for k in range(1, orders[-1] + 1)
     ]
     return {n: 0.0 if min(j[:n]) == 0 else math.exp(sum(math.log(x) for x in j[:n]) / n) for n in orders}
 
 
 @functools.lru_cache(maxsize=4)
-def _reference_counts(ident: str, references: tuple[tuple[str, ...], ...], top: int) -> tuple[Counter, ...]:
+def _reference_counts(ident: str, references: tuple[tuple[str, ...], ...], top: int) -> ReferenceCounts:
     """The test split's k-gram counts, once per dataset (the same for every model and temperature)."""
-    return tuple(ngram_counts(references, k) for k in range(1, top + 1))
+    return ReferenceCounts.of(references, top)
 
 
 def _values(name: str, values: dict[int, float], n_samples: int, **settings: object) -> list[MetricValue]:
@@ -114,7 +160,7 @@ def evaluate_entropy(x: EvalInputs) -> list[MetricValue]:
 def evaluate_ms_jaccard(x: EvalInputs) -> list[MetricValue]:
     refs = x.dataset.reference_tokens()
     counts = _reference_counts(x.dataset.ident, tuple(map(tuple, refs)), max(MS_JACCARD_ORDERS))
-    values = ms_jaccard_from_counts(x.tokens, counts, len(refs), MS_JACCARD_ORDERS)
+    values = ms_jaccard_from_counts(x.tokens, counts, MS_JACCARD_ORDERS)
     return _values(
         "ms_jaccard", values, len(x.tokens), hyps=len(x.tokens), refs=f"{x.dataset.ident}:test:{len(refs)}",
         norm="per-sentence", tok=x.dataset.tokenizer,

@@ -71,6 +71,17 @@ if _SYNTHETIC.is_dir():
     _copy_npz(_SYNTHETIC, _CACHE / "synthetic")
 
 
+#: The modules that train the most (real processes, Dask clusters, every GAN), longest first. `make test` runs a
+#: module on one xdist worker (--dist loadscope) in collection order: started first, they do not end the session
+#: alone on one core while the other idles.
+LONGEST_FIRST = ("test_grid.py", "test_cli.py", "test_gans.py", "test_machine_faults.py", "test_contract.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not _OWNS_CACHE:
         return

@@ -1,7 +1,9 @@
-"""A model from outside the registry, for tests/test_plugins.py: the MLE model under another name."""
+"""Models from outside the registry: for tests/test_plugins.py the MLE model under another name, and for the
+executor tests (tests/test_grid.py) MLE trained for one epoch, a cell that is quick and still checkpoints."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 from langgan_bench.models.mle import MLE
@@ -13,6 +15,18 @@ class PluginMLE(MLE):
 
     name = "plugin_mle"
     profiles: ClassVar[dict[str, MLEConfig]] = {"tiny": MLE.profiles["tiny"]}
+
+
+class QuickMLE(MLE):
+    """MLE at the tiny size for one epoch (32 steps): what the grid's tests run where the executor, not the
+    model, is under test."""
+
+    name = "quick_mle"
+    profiles: ClassVar[dict[str, MLEConfig]] = {
+        "tiny": dataclasses.replace(
+            MLE.profiles["tiny"], training=dataclasses.replace(MLE.profiles["tiny"].training, max_epochs=1)
+        )
+    }
 
 
 class Unnamed(MLE):

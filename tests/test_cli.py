@@ -21,8 +21,16 @@ TINY = ("run", "--model", "mle", "--dataset", "oracle", "--profile", "tiny")
 FEW_T = ("--temperatures", "0,0.8,1,1.5")
 
 
-def values(rows: list[dict[str, str]]) -> list[tuple[str, str, str, str, str]]:
-    return sorted((r["model"], r["seed"], r["temperature"], r["metric"], r["value"]) for r in rows)
+def values(rows: list[dict[str, str]], temperatures: str | None = None) -> list[tuple[str, str, str, str, str]]:
+    """The rows' numbers, sorted; only those at ``temperatures`` ("0,0.8") when given. A point's numbers do not
+    depend on which other points the run sweeps (each draws with its own seed), so a run of a few temperatures
+    must give the full grid's rows at those."""
+    keep = None if temperatures is None else {float(t) for t in temperatures.split(",")}
+    return sorted(
+        (r["model"], r["seed"], r["temperature"], r["metric"], r["value"])
+        for r in rows
+        if keep is None or float(r["temperature"]) in keep
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +53,7 @@ def test_list_commands():
 
 
 def test_data_info_prints_the_oracle_floor(data_dir):
-    proc = cli("data", "info", "oracle-seqgan", "--data-dir", str(data_dir))
+    proc = cli_here("data", "info", "oracle-seqgan", "--data-dir", str(data_dir))
     assert proc.returncode == 0, proc.stderr
     info = dict(line.split(None, 1) for line in proc.stdout.splitlines() if line.strip())
     assert info["train"] == "10000" and info["valid"] == "5000" and info["test"] == "10000"
@@ -84,11 +92,11 @@ def test_tiny_run_end_to_end(tiny_run):
 
 
 def test_same_seed_same_numbers(tiny_run, tmp_path):
-    out, _ = tiny_run
-    proc = cli(*TINY, "--out", str(tmp_path))
+    out, _ = tiny_run  # trained in another process: the same numbers must come from a fresh start
+    proc = cli_here(*TINY, *FEW_T, "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    assert values(rows_of(tmp_path)) == values(rows_of(out))
-    other = cli(*TINY, *FEW_T, "--seed", "1", "--out", str(tmp_path / "s1"))
+    assert values(rows_of(tmp_path)) == values(rows_of(out), FEW_T[1])
+    other = cli_here(*TINY, "--temperatures", "1", "--seed", "1", "--out", str(tmp_path / "s1"))
     assert other.returncode == 0
     a = {v[2:4]: v[4] for v in values(rows_of(tmp_path)) if v[0] == "mle"}
     b = {v[2:4]: v[4] for v in values(rows_of(tmp_path / "s1")) if v[0] == "mle"}
@@ -99,18 +107,18 @@ def test_resume_after_a_kill_gives_the_same_rows(tiny_run, tmp_path):
     out, _ = tiny_run
     # killed (SIGKILL) in the middle of epoch 2, with a checkpoint after every step
     env = crash_env(45)
-    killed = cli(*TINY, "--out", str(tmp_path), "--checkpoint-every", "0", env=env)
+    killed = cli(*TINY, *FEW_T, "--out", str(tmp_path), "--checkpoint-every", "0", env=env)
     assert killed.returncode == -signal.SIGKILL
     assert not rows_of(tmp_path)  # nothing counts as a result yet
-    resumed = cli(*TINY, "--out", str(tmp_path), "--resume")
+    resumed = cli_here(*TINY, *FEW_T, "--out", str(tmp_path), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "epoch 1/3" not in resumed.stderr and "epoch 2/3" in resumed.stderr
-    assert values(rows_of(tmp_path)) == values(rows_of(out))
+    assert values(rows_of(tmp_path)) == values(rows_of(out), FEW_T[1])
 
 
 def test_resume_after_a_kill_during_the_sweep(tiny_run, tmp_path):
     out, _ = tiny_run
-    cmd = [sys.executable, "-m", "langgan_bench", *TINY, "--out", str(tmp_path)]
+    cmd = [sys.executable, "-m", "langgan_bench", *TINY, *FEW_T, "--out", str(tmp_path)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while not list(tmp_path.glob("runs/*/sweep.json")) and time.monotonic() < deadline:
@@ -118,17 +126,28 @@ def test_resume_after_a_kill_during_the_sweep(tiny_run, tmp_path):
     proc.kill()
     proc.wait()
     assert not rows_of(tmp_path)
-    resumed = cli(*TINY, "--out", str(tmp_path), "--resume")
+    resumed = cli_here(*TINY, *FEW_T, "--out", str(tmp_path), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "epoch" not in resumed.stderr  # training was finished: only the missing temperatures ran
-    assert values(rows_of(tmp_path)) == values(rows_of(out))
+    assert values(rows_of(tmp_path)) == values(rows_of(out), FEW_T[1])
 
 
 def test_two_runs_into_one_results_folder_lose_no_rows(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # two processes on a 2-core machine
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "langgan_bench", *TINY, *FEW_T, "--seed", str(s), "--out", str(tmp_path)],
+            [
+                sys.executable,
+                "-m",
+                "langgan_bench",
+                *TINY,
+                "--temperatures",
+                "1",
+                "--seed",
+                str(s),
+                "--out",
+                str(tmp_path),
+            ],
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -143,7 +162,7 @@ def test_two_runs_into_one_results_folder_lose_no_rows(tmp_path):
     rows = rows_of(tmp_path)
     assert {r["seed"] for r in rows} == {"3", "4"}
     assert len(rows) == 2 * len([r for r in rows if r["seed"] == "3"])
-    report = cli("report", "--results", str(tmp_path))
+    report = cli_here("report", "--results", str(tmp_path))
     assert report.returncode == 0, report.stderr
     md = (tmp_path / "report" / "report.md").read_text()
     assert "±" in md  # two seeds: mean ± std
@@ -218,7 +237,7 @@ def test_report_without_results_is_a_clear_error(tmp_path):
 
 
 def test_tiny_run_on_coco_records_every_metric(tmp_path, data_dir):
-    proc = cli(
+    proc = cli_here(
         "run",
         "--model",
         "mle",
@@ -250,7 +269,7 @@ def test_tiny_run_on_coco_records_every_metric(tmp_path, data_dir):
     assert "tok:13a" in by[(1.0, "bleu-5")]["signature"] and by[(1.0, "fed")]["n_samples"] == "200"
     samples = (next((tmp_path / "runs").iterdir()) / "samples" / "T1.txt").read_text().splitlines()
     assert len(samples) == 500 and not any("<pad>" in s or "<eos>" in s for s in samples)
-    report = cli("report", "--results", str(tmp_path))
+    report = cli_here("report", "--results", str(tmp_path))
     assert report.returncode == 0, report.stderr
     for name in ("bleu", "lm", "fed"):
         assert (tmp_path / "report" / f"coco-tiny-{name}.png").is_file()
@@ -267,6 +286,8 @@ def test_bench_runs_the_grid_then_reports_and_reuses_finished_runs(tmp_path):
         "tiny",
         "--seeds",
         "0,1",
+        "--temperatures",
+        "0.8,1",
         "--out",
         str(tmp_path),
     )
@@ -275,6 +296,6 @@ def test_bench_runs_the_grid_then_reports_and_reuses_finished_runs(tmp_path):
     assert {r["seed"] for r in rows_of(tmp_path)} == {"0", "1"}
     assert (tmp_path / "report" / "report.md").is_file() and "oracle" in first.stdout
     before = values(rows_of(tmp_path))
-    again = cli(*args)
+    again = cli_here(*args)
     assert again.returncode == 0 and "epoch" not in again.stderr  # resumed: nothing retrained
     assert values(rows_of(tmp_path)) == before

@@ -13,8 +13,11 @@ from .crash_site.sitecustomize import crash_env
 
 pytest.importorskip("distributed")
 
-GRID = ("bench", "--models", "mle", "--datasets", "oracle", "--profile", "tiny", "--temperatures", "0.8,1")
+# the model is a plugin (imported by the workers too): MLE for one epoch, the executor being what is tested
+MODEL = "tests.plugin_model:QuickMLE"
+GRID = ("bench", "--models", MODEL, "--datasets", "oracle", "--profile", "tiny", "--temperatures", "0.8,1")
 DASK = ("--executor", "dask", "--workers", "2", "--threads-per-worker", "1")
+ONE_WORKER = ("--executor", "dask", "--workers", "1", "--threads-per-worker", "1")  # where one is enough
 
 
 def values(out):
@@ -30,21 +33,16 @@ def local_grid(tmp_path_factory):
     return out
 
 
-def test_dask_gives_the_local_rows_bitwise(local_grid, tmp_path):
-    proc = cli(*GRID, *DASK, "--seeds", "0,1", "--out", str(tmp_path))
-    assert proc.returncode == 0, proc.stderr
-    assert values(tmp_path) == values(local_grid) and len(values(tmp_path)) > 0
-    assert proc.stderr.count(": complete in ") == 2  # one line per finished cell
-    assert (tmp_path / "report" / "report.md").is_file()
-
-
-def test_a_killed_worker_is_retried_from_its_checkpoint(local_grid, tmp_path):
+def test_dask_gives_the_local_rows_bitwise_with_a_killed_worker_retried_from_its_checkpoint(local_grid, tmp_path):
+    """Two workers, one cell each; one of them is killed (SIGKILL) once, mid-cell: its cell is retried from
+    its checkpoint on a new worker, the other runs through, and the rows are the local executor's."""
     marker = tmp_path / "killed-once"
-    env = crash_env(20, once=marker)
-    proc = cli(*GRID, *DASK, "--seeds", "0,1", "--out", str(tmp_path / "out"), env=env)
+    proc = cli(*GRID, *DASK, "--seeds", "0,1", "--out", str(tmp_path / "out"), env=crash_env(20, once=marker))
     assert proc.returncode == 0, proc.stderr
     assert marker.exists()  # a worker really died mid-cell
-    assert values(tmp_path / "out") == values(local_grid)
+    assert values(tmp_path / "out") == values(local_grid) and len(values(local_grid)) > 0
+    assert proc.stderr.count(": complete in ") == 2  # one line per finished cell
+    assert (tmp_path / "out" / "report" / "report.md").is_file()
 
 
 def test_a_failing_cell_is_recorded_and_the_others_complete(tmp_path, data_dir):
@@ -53,7 +51,9 @@ def test_a_failing_cell_is_recorded_and_the_others_complete(tmp_path, data_dir):
     for name in ("image_coco.txt", "test_coco.txt"):
         (broken / "image_coco" / name).write_text("not the real file\n")
     out = tmp_path / "out"
-    proc = cli(*GRID, *DASK, "--datasets", "oracle,coco", "--seeds", "0", "--data-dir", str(broken), "--out", str(out))
+    proc = cli(
+        *GRID, *ONE_WORKER, "--datasets", "oracle,coco", "--seeds", "0", "--data-dir", str(broken), "--out", str(out)
+    )
     assert proc.returncode == 1
     assert "1 of 2 cells failed" in proc.stderr and "Traceback" not in proc.stderr
     lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith(("oracle", "coco"))}
@@ -77,7 +77,7 @@ def test_ctrl_c_or_sigterm_stops_the_grid_and_leaves_it_resumable(signum, local_
     from .conftest import REPO
 
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "langgan_bench", *GRID, *DASK, "--seeds", "0,1", "--out", str(out)]
+    args = [sys.executable, "-m", "langgan_bench", *GRID, *ONE_WORKER, "--seeds", "0,1", "--out", str(out)]
     proc = subprocess.Popen(args, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 120
     while not list(out.glob("runs/*/checkpoint.pt")) and time.monotonic() < deadline:
@@ -92,6 +92,6 @@ def test_ctrl_c_or_sigterm_stops_the_grid_and_leaves_it_resumable(signum, local_
     assert "leaked" not in err and "Port 8787" not in err
     if signum == signal.SIGINT:
         return  # both signals take one path; the resume is checked once, after SIGTERM
-    again = cli(*GRID, *DASK, "--seeds", "0,1", "--out", str(out))
+    again = cli(*GRID, *ONE_WORKER, "--seeds", "0,1", "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert values(out) == values(local_grid)

@@ -36,8 +36,8 @@ def test_this_process_was_tuned_by_the_test_session() -> None:
     assert memory.status in ("mallopt", "user", "off", "not glibc")
 
 
-# 20 blocks of 200 MB allocated and freed on a thread (as a Dask worker runs a cell): without the tuning each
-# one is mmap'ed and its pages faulted in again (~1 million faults); tuned, the first block's pages are reused.
+# 20 blocks of 100 MB allocated and freed on a thread (as a Dask worker runs a cell): without the tuning each
+# one is mmap'ed and its pages faulted in again (~500,000 faults); tuned, the first block's pages are reused.
 THREAD_PROBE = """
 import resource, threading
 import langgan_bench.core.memory
@@ -45,7 +45,7 @@ langgan_bench.core.memory.tune_malloc()  # as an entry point does
 import torch
 def work():
     for _ in range(20):
-        torch.ones(50_000_000).sum()
+        torch.ones(25_000_000).sum()  # 100 MB: above glibc's mmap threshold and a thread arena's 64 MiB heap
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 t = threading.Thread(target=work); t.start(); t.join()
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
@@ -64,7 +64,7 @@ def test_large_blocks_on_a_thread_are_reused(worker_environ: bool) -> None:
         assert out.returncode == 0, out.stderr
         return int(out.stdout.split()[-1])
 
-    pages = 200_000_000 // 4096
+    pages = 100_000_000 // 4096
     tuned = faults({})
     untuned = faults({"MALLOC_ARENA_MAX": "8"} if worker_environ else {"LANGGAN_MALLOC": "default"})
     # (the first few blocks fault in while the heap grows to its peak; the machine's memory reclaim may take

@@ -1,4 +1,5 @@
-"""distinct-n, unique-n, n-gram entropy and MS-Jaccard against hand-computed cases and analytic ones."""
+"""distinct-n, unique-n, n-gram entropy and MS-Jaccard against hand-computed cases and analytic ones, and
+MS-Jaccard's index against the plain walk over the union of both tables."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from langgan_bench.metrics.ngrams import distinct_n, ms_jaccard, ngram_counts, ngram_entropy, unique_n
+from langgan_bench.metrics.ngrams import (
+    ReferenceCounts,
+    distinct_n,
+    exact_partials,
+    ms_jaccard,
+    ngram_counts,
+    ngram_entropy,
+    unique_n,
+)
+from langgan_bench.metrics.ngrams import _jaccard as jaccard
 
 S = [["a", "b", "a"], ["a", "b"]]
 R = [["a", "b"], ["c"]]
@@ -52,3 +62,48 @@ def test_bounds_and_the_repeated_set(sentences):
         if total:
             assert distinct_n(sentences * 2, n) == pytest.approx(distinct_n(sentences, n) / 2)
     assert all(0.0 <= v <= 1.0 + 1e-12 for v in ms_jaccard(sentences, R).values())
+
+
+def jaccard_over_the_union(a: Counter, b: Counter, n_a: int, n_b: int) -> float:
+    """The definition as written: Σ min / Σ max over every k-gram of either table (the reference)."""
+    pairs = [(a.get(g, 0) / n_a, b.get(g, 0) / n_b) for g in a.keys() | b.keys()]
+    high = math.fsum(max(x, y) for x, y in pairs)
+    return math.fsum(min(x, y) for x, y in pairs) / high if high else 1.0
+
+
+def _tables(draw_counts):
+    return Counter({str(g): c for g, c in draw_counts.items()})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.integers(0, 30), st.integers(1, 9), max_size=20),
+    st.dictionaries(st.integers(0, 30), st.integers(1, 9), max_size=20),
+    st.integers(1, 7),
+    st.integers(1, 11),
+)
+def test_the_index_over_the_samples_kgrams_equals_the_walk_over_the_union_bitwise(a, b, n_a, n_b):
+    a, b = _tables(a), _tables(b)
+    got = jaccard(a, b, n_a, n_b, exact_partials(c / n_b for c in b.values()))
+    assert got == jaccard_over_the_union(a, b, n_a, n_b)
+
+
+def test_ms_jaccard_on_real_sentences_equals_the_walk_over_the_union_bitwise(data_dir):
+    from langgan_bench.datasets import load_dataset
+
+    ds = load_dataset("coco", data_dir)
+    refs = ds.reference_tokens()
+    train = [ds.decode(s).split() for s in ds.train[:500]]
+    table = ReferenceCounts.of(refs, 5)
+    for samples in (train, refs[:300], [s[::-1] for s in train]):
+        got = ms_jaccard(samples, refs, orders=(1, 2, 3, 4, 5))
+        j = [
+            jaccard_over_the_union(ngram_counts(samples, k), table.counts[k - 1], len(samples), len(refs))
+            for k in range(1, 6)
+        ]
+        assert got[1] == j[0] > 0
+        for n in (2, 3, 4, 5):
+            assert got[n] == (0.0 if min(j[:n]) == 0 else math.exp(sum(math.log(x) for x in j[:n]) / n))
+    # exact_partials: their exact sum is the sum of what they replace (here checked through fsum)
+    values = [c / len(refs) for c in table.counts[2].values()]
+    assert math.fsum(exact_partials(values)) == math.fsum(values) and len(exact_partials(values)) < 8
