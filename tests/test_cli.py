@@ -19,6 +19,8 @@ from .crash_site.sitecustomize import crash_env
 
 TINY = ("run", "--model", "mle", "--dataset", "oracle", "--profile", "tiny")
 FEW_T = ("--temperatures", "0,0.8,1,1.5")
+# where the command, not the model, is under test: MLE for one epoch, as a plugin (tests/plugin_model.py)
+QUICK = ("run", "--model", "tests.plugin_model:QuickMLE", "--dataset", "oracle", "--profile", "tiny")
 
 
 def values(rows: list[dict[str, str]], temperatures: str | None = None) -> list[tuple[str, str, str, str, str]]:
@@ -140,7 +142,7 @@ def test_two_runs_into_one_results_folder_lose_no_rows(tmp_path):
                 sys.executable,
                 "-m",
                 "langgan_bench",
-                *TINY,
+                *QUICK,
                 "--temperatures",
                 "1",
                 "--seed",
@@ -279,7 +281,7 @@ def test_bench_runs_the_grid_then_reports_and_reuses_finished_runs(tmp_path):
     args = (
         "bench",
         "--models",
-        "mle",
+        "tests.plugin_model:QuickMLE",
         "--datasets",
         "oracle",
         "--profile",

@@ -600,7 +600,7 @@ def test_a_diverging_run_is_recorded_and_the_bench_goes_on(tmp_path):
     assert config["training"]["history"][0]["phase"] == "mle" and config["training"]["phases"][-1]["diverged"]
     assert config["training"]["phases"][-1]["last_step"] == config["diverged"]["step"]
     # the rest of the leaderboard is unaffected: the report still builds and shows the divergence
-    ok = cli_here(*TINY, "--model", "mle", "--out", str(tmp_path))
+    ok = cli_here(*TINY, "--model", "tests.plugin_model:QuickMLE", "--out", str(tmp_path))
     assert ok.returncode == 0
     report = cli_here("report", "--results", str(tmp_path))
     assert report.returncode == 0, report.stderr
