@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -136,7 +137,7 @@ def cli_here(*args: str) -> subprocess.CompletedProcess[str]:
     from langgan_bench import cli as entry
 
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with registry_kept(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = entry.main(list(args))
         except SystemExit as e:
@@ -144,11 +145,16 @@ def cli_here(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(["langgan-bench", *args], code, out.getvalue(), err.getvalue())
 
 
-def cli_pairs(commands: dict[str, tuple[str, ...]]) -> dict[str, subprocess.CompletedProcess[str]]:
-    """``cli`` for each named command, two single-threaded processes at a time (on 2 cores the GANs' 12 tiny
-    runs took 78 s so, against 111 s one two-threaded process after another)."""
-    from concurrent.futures import ThreadPoolExecutor
+@contextlib.contextmanager
+def registry_kept() -> Iterator[None]:
+    """The model registry as it was before: a plugin model that a command loads in this process is gone after
+    it, as it is with the command's own process (tests/test_registry.py checks every registered model)."""
+    from langgan_bench.models import MODELS, plugins
 
-    with ThreadPoolExecutor(2) as pool:
-        futures = {name: pool.submit(cli, *args, env=ONE_THREAD) for name, args in commands.items()}
-        return {name: f.result() for name, f in futures.items()}
+    saved = (dict(MODELS._items), dict(MODELS._lazy), dict(MODELS._broken), MODELS._loaded, dict(plugins.SOURCES))
+    try:
+        yield
+    finally:
+        MODELS._items, MODELS._lazy, MODELS._broken, MODELS._loaded = (*map(dict, saved[:3]), saved[3])
+        plugins.SOURCES.clear()
+        plugins.SOURCES.update(saved[4])

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from langgan_bench.analysis.rows import FIELDS
+from langgan_bench.models import MODELS
 
 from .conftest import REPO, cli, cli_here, rows_of
 from .crash_site.sitecustomize import crash_env
@@ -300,4 +301,5 @@ def test_bench_runs_the_grid_then_reports_and_reuses_finished_runs(tmp_path):
     before = values(rows_of(tmp_path))
     again = cli_here(*args)
     assert again.returncode == 0 and "epoch" not in again.stderr  # resumed: nothing retrained
+    assert "quick_mle" not in set(MODELS)  # the in-process command's plugin went with it (conftest.registry_kept)
     assert values(rows_of(tmp_path)) == before
