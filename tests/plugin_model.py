@@ -29,6 +29,10 @@ class QuickMLE(MLE):
     }
 
 
+#: ``--model`` for QuickMLE
+QUICK_MLE = f"{__name__}:{QuickMLE.__name__}"
+
+
 class Unnamed(MLE):
     """A subclass that forgot its own name: it would clash with the built-in mle."""
 

@@ -17,11 +17,12 @@ from langgan_bench.models import MODELS
 
 from .conftest import REPO, cli, cli_here, rows_of
 from .crash_site.sitecustomize import crash_env
+from .plugin_model import QUICK_MLE, QuickMLE
 
 TINY = ("run", "--model", "mle", "--dataset", "oracle", "--profile", "tiny")
 FEW_T = ("--temperatures", "0,0.8,1,1.5")
 # where the command, not the model, is under test: MLE for one epoch, as a plugin (tests/plugin_model.py)
-QUICK = ("run", "--model", "tests.plugin_model:QuickMLE", "--dataset", "oracle", "--profile", "tiny")
+QUICK = ("run", "--model", QUICK_MLE, "--dataset", "oracle", "--profile", "tiny")
 
 
 def values(rows: list[dict[str, str]], temperatures: str | None = None) -> list[tuple[str, str, str, str, str]]:
@@ -282,7 +283,7 @@ def test_bench_runs_the_grid_then_reports_and_reuses_finished_runs(tmp_path):
     args = (
         "bench",
         "--models",
-        "tests.plugin_model:QuickMLE",
+        QUICK_MLE,
         "--datasets",
         "oracle",
         "--profile",
@@ -301,5 +302,5 @@ def test_bench_runs_the_grid_then_reports_and_reuses_finished_runs(tmp_path):
     before = values(rows_of(tmp_path))
     again = cli_here(*args)
     assert again.returncode == 0 and "epoch" not in again.stderr  # resumed: nothing retrained
-    assert "quick_mle" not in set(MODELS)  # the in-process command's plugin went with it (conftest.registry_kept)
+    assert QuickMLE.name not in set(MODELS)  # the in-process command's plugin went with it (conftest.registry_kept)
     assert values(rows_of(tmp_path)) == before

@@ -40,6 +40,7 @@ from langgan_bench.testing import WORDS, toy_dataset
 
 from .conftest import cli, cli_here, rows_of
 from .crash_site.sitecustomize import crash_env
+from .plugin_model import QUICK_MLE
 from .test_generator import sample_every_row
 
 # every registered GAN (a new one is tested by registering it); tests/test_contract.py has the contract checks
@@ -600,7 +601,7 @@ def test_a_diverging_run_is_recorded_and_the_bench_goes_on(tmp_path):
     assert config["training"]["history"][0]["phase"] == "mle" and config["training"]["phases"][-1]["diverged"]
     assert config["training"]["phases"][-1]["last_step"] == config["diverged"]["step"]
     # the rest of the leaderboard is unaffected: the report still builds and shows the divergence
-    ok = cli_here(*TINY, "--model", "tests.plugin_model:QuickMLE", "--out", str(tmp_path))
+    ok = cli_here(*TINY, "--model", QUICK_MLE, "--out", str(tmp_path))
     assert ok.returncode == 0
     report = cli_here("report", "--results", str(tmp_path))
     assert report.returncode == 0, report.stderr

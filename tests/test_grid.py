@@ -10,12 +10,12 @@ import pytest
 
 from .conftest import ONE_THREAD, cli, cli_here, rows_of
 from .crash_site.sitecustomize import crash_env
+from .plugin_model import QUICK_MLE
 
 pytest.importorskip("distributed")
 
 # the model is a plugin (imported by the workers too): MLE for one epoch, the executor being what is tested
-MODEL = "tests.plugin_model:QuickMLE"
-GRID = ("bench", "--models", MODEL, "--datasets", "oracle", "--profile", "tiny", "--temperatures", "0.8,1")
+GRID = ("bench", "--models", QUICK_MLE, "--datasets", "oracle", "--profile", "tiny", "--temperatures", "0.8,1")
 DASK = ("--executor", "dask", "--workers", "2", "--threads-per-worker", "1")
 ONE_WORKER = ("--executor", "dask", "--workers", "1", "--threads-per-worker", "1")  # where one is enough
 

@@ -15,6 +15,7 @@ from langgan_bench.core.errors import UserError
 from langgan_bench.harness import grid, runner
 from langgan_bench.models import MODELS, plugins, resolve_model
 
+from .conftest import registry_kept
 from .plugin_model import PluginMLE
 
 SPEC = "tests.plugin_model:PluginMLE"
@@ -32,16 +33,13 @@ def main(*argv: str) -> int:
 @pytest.fixture(autouse=True)
 def fresh_registry(monkeypatch):
     """Every test starts with only the built-in models and entry points not loaded yet, and leaves it so."""
-    saved = (dict(MODELS._items), dict(MODELS._broken), dict(plugins.SOURCES), dict(MODELS._lazy))
     monkeypatch.setattr(MODELS, "_loaded", False)
     monkeypatch.setattr(plugins, "entry_points", lambda: [])
-    MODELS._items = {n: c for n, c in saved[0].items() if n not in saved[2]}
-    MODELS._broken.clear()
-    plugins.SOURCES.clear()
-    yield
-    MODELS._items, MODELS._broken, MODELS._lazy = saved[0], saved[1], saved[3]
-    plugins.SOURCES.clear()
-    plugins.SOURCES.update(saved[2])
+    with registry_kept():
+        MODELS._items = {n: c for n, c in MODELS._items.items() if n not in plugins.SOURCES}
+        MODELS._broken.clear()
+        plugins.SOURCES.clear()
+        yield
 
 
 def fake_entry_points(monkeypatch, **eps: str) -> None:
