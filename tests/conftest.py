@@ -74,8 +74,9 @@ if _SYNTHETIC.is_dir():
 
 #: The modules that train the most (real processes, Dask clusters, every GAN), longest first. `make test` runs a
 #: module on one xdist worker (--dist loadscope) in collection order: started first, they do not end the session
-#: alone on one core while the other idles.
-LONGEST_FIRST = ("test_grid.py", "test_cli.py", "test_gans.py", "test_machine_faults.py", "test_contract.py")
+#: alone on one core while the other idles. The second one (the second worker's first) needs no synthetic data:
+#: on a new machine the first worker generates it meanwhile, instead of both waiting for it.
+LONGEST_FIRST = ("test_grid.py", "test_contract.py", "test_cli.py", "test_gans.py", "test_machine_faults.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -65,11 +65,11 @@ def shrink(name: str, **changes: dict[str, object]):
 
 
 QUICK = {  # a few seconds each on a 400-sentence dataset
-    "seqgan": dict(pretrain=dict(max_epochs=1)),
-    "rankgan": dict(pretrain=dict(max_epochs=1)),
-    "leakgan": dict(training=dict(epochs=2, mle_every=2), d_train=dict(lr=1e-2)),
+    "seqgan": dict(adversarial=dict(epochs=1), d_train=dict(samples=64)),
+    "rankgan": dict(adversarial=dict(epochs=1), d_train=dict(samples=64)),
+    "leakgan": dict(training=dict(epochs=1, mle_every=1), d_train=dict(lr=1e-2, samples=128)),
     "scratchgan": dict(training=dict(steps=6, batch_size=64)),
-    "maligan": dict(pretrain=dict(max_epochs=1)),
+    "maligan": dict(adversarial=dict(epochs=1)),
     "relgan": dict(training=dict(steps=4)),
 }
 

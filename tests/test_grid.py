@@ -1,16 +1,25 @@
-"""The bench grid on Dask distributed: the same rows as the local executor, a killed worker's cell retried
-from its checkpoint, a failing cell recorded while the others complete."""
+"""The bench grid: the report and finished runs reused; on Dask distributed the same rows as the local
+executor, a killed worker's cell retried from its checkpoint, a failing cell recorded while the others
+complete; Ctrl-C and SIGTERM leave a grid that resumes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 
 import pytest
+import torch
 
-from .conftest import ONE_THREAD, cli, cli_here, rows_of
+from langgan_bench.models import MODELS
+
+from .conftest import ONE_THREAD, REPO, cli, cli_here, rows_of
 from .crash_site.sitecustomize import crash_env
-from .plugin_model import QUICK_MLE
+from .plugin_model import QUICK_MLE, QuickMLE
 
 pytest.importorskip("distributed")
 
@@ -24,40 +33,62 @@ def values(out):
     return sorted((r["model"], r["seed"], r["temperature"], r["metric"], r["value"]) for r in rows_of(out))
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """This process computes on one thread, as the grid's processes do (also when run outside xdist)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def local_grid(tmp_path_factory):
     out = tmp_path_factory.mktemp("local")
     # one thread, like the 1-thread Dask workers it is compared with (also when this module runs outside xdist)
     proc = cli(*GRID, "--seeds", "0,1", "--out", str(out), env=ONE_THREAD)
     assert proc.returncode == 0, proc.stderr
-    return out
+    return out, proc
 
 
-def test_dask_gives_the_local_rows_bitwise_with_a_killed_worker_retried_from_its_checkpoint(local_grid, tmp_path):
-    """Two workers, one cell each; one of them is killed (SIGKILL) once, mid-cell: its cell is retried from
-    its checkpoint on a new worker, the other runs through, and the rows are the local executor's."""
-    marker = tmp_path / "killed-once"
-    proc = cli(*GRID, *DASK, "--seeds", "0,1", "--out", str(tmp_path / "out"), env=crash_env(20, once=marker))
-    assert proc.returncode == 0, proc.stderr
-    assert marker.exists()  # a worker really died mid-cell
-    assert values(tmp_path / "out") == values(local_grid) and len(values(local_grid)) > 0
-    assert proc.stderr.count(": complete in ") == 2  # one line per finished cell
-    assert (tmp_path / "out" / "report" / "report.md").is_file()
+def test_bench_runs_the_grid_then_reports_and_reuses_finished_runs(local_grid):
+    out, first = local_grid
+    assert {r["seed"] for r in rows_of(out)} == {"0", "1"}
+    assert (out / "report" / "report.md").is_file() and "oracle" in first.stdout
+    before = values(out)
+    with one_thread():
+        again = cli_here(*GRID, "--seeds", "0,1", "--out", str(out))
+    assert again.returncode == 0 and "epoch" not in again.stderr  # resumed: nothing retrained
+    assert QuickMLE.name not in set(MODELS)  # the in-process command's plugin went with it (conftest.registry_kept)
+    assert values(out) == before
 
 
-def test_a_failing_cell_is_recorded_and_the_others_complete(tmp_path, data_dir):
+def test_dask_gives_the_local_rows_bitwise_with_a_killed_worker_retried_and_a_failing_cell_recorded(
+    local_grid, tmp_path
+):
+    """Two workers; one of them is killed (SIGKILL) once, mid-cell: its cell is retried from its checkpoint on
+    a new worker, the other runs through, and the rows are the local executor's. The COCO cells fail (corrupt
+    data): each is recorded with its reason, in the output and the report, while the others complete."""
     broken = tmp_path / "data"
     (broken / "image_coco").mkdir(parents=True)
     for name in ("image_coco.txt", "test_coco.txt"):
         (broken / "image_coco" / name).write_text("not the real file\n")
-    out = tmp_path / "out"
+    marker, out = tmp_path / "killed-once", tmp_path / "out"
     proc = cli(
-        *GRID, *ONE_WORKER, "--datasets", "oracle,coco", "--seeds", "0", "--data-dir", str(broken), "--out", str(out)
-    )
-    assert proc.returncode == 1
-    assert "1 of 2 cells failed" in proc.stderr and "Traceback" not in proc.stderr
-    lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith(("oracle", "coco"))}
-    assert " complete " in lines["oracle"] and " failed " in lines["coco"] and "corrupt data file" in lines["coco"]
+        *GRID, *DASK, "--datasets", "oracle,coco", "--seeds", "0,1", "--data-dir", str(broken), "--out", str(out),
+        env=crash_env(20, once=marker),
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert marker.exists()  # a worker really died mid-cell
+    assert values(out) == values(local_grid[0]) and len(values(out)) > 0
+    assert proc.stderr.count(": complete in ") == 2  # one line per finished cell
+    assert "2 of 4 cells failed" in proc.stderr and "Traceback" not in proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(("oracle", "coco"))]
+    assert sum(" complete " in line for line in lines if line.startswith("oracle")) == 2
+    failed = [line for line in lines if line.startswith("coco")]
+    assert len(failed) == 2 and all(" failed " in line and "corrupt data file" in line for line in failed)
     md = (out / "report" / "report.md").read_text()
     assert "Failed cells" in md and "corrupt data file" in md
 
@@ -68,16 +99,12 @@ def test_dask_options_need_the_dask_executor(tmp_path):
     assert not os.listdir(tmp_path)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_or_sigterm_stops_the_grid_and_leaves_it_resumable(signum, local_grid, tmp_path):
-    import subprocess
-    import sys
-    import time
-
-    from .conftest import REPO
-
+@pytest.mark.parametrize(("signum", "executor"), [(signal.SIGINT, ()), (signal.SIGTERM, ONE_WORKER)])
+def test_ctrl_c_or_sigterm_stops_the_grid_and_leaves_it_resumable(signum, executor, local_grid, tmp_path):
+    """Both signals take one path: Ctrl-C is sent to the local executor's grid, SIGTERM to a Dask grid, whose
+    workers the bench must stop itself."""
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "langgan_bench", *GRID, *ONE_WORKER, "--seeds", "0,1", "--out", str(out)]
+    args = [sys.executable, "-m", "langgan_bench", *GRID, *executor, "--seeds", "0,1", "--out", str(out)]
     proc = subprocess.Popen(args, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 120
     while not list(out.glob("runs/*/checkpoint.pt")) and time.monotonic() < deadline:
@@ -91,7 +118,10 @@ def test_ctrl_c_or_sigterm_stops_the_grid_and_leaves_it_resumable(signum, local_
     )
     assert "leaked" not in err and "Port 8787" not in err
     if signum == signal.SIGINT:
-        return  # both signals take one path; the resume is checked once, after SIGTERM
-    again = cli(*GRID, *ONE_WORKER, "--seeds", "0,1", "--out", str(out))
+        return  # the resume is checked once, after SIGTERM
+    # resumed here by the local executor: a Dask worker's checkpoint is every executor's (a Dask worker resuming
+    # a checkpoint: the killed worker's test above)
+    with one_thread():
+        again = cli_here(*GRID, "--seeds", "0,1", "--out", str(out))
     assert again.returncode == 0, again.stderr
-    assert values(out) == values(local_grid)
+    assert values(out) == values(local_grid[0])
