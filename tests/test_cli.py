@@ -103,30 +103,24 @@ def test_same_seed_same_numbers(tiny_run, tmp_path):
     # (that another seed gives other numbers: test_two_runs_into_one_results_folder_lose_no_rows)
 
 
-def test_resume_after_a_kill_gives_the_same_rows(tiny_run, tmp_path):
+def test_resume_after_a_kill_in_training_then_in_the_sweep_gives_the_same_rows(tiny_run, tmp_path):
     out, _ = tiny_run
+    args = (*TINY, *FEW_T, "--out", str(tmp_path))
     # killed (SIGKILL) in the middle of epoch 2, with a checkpoint after every step
-    env = crash_env(45)
-    killed = cli(*TINY, *FEW_T, "--out", str(tmp_path), "--checkpoint-every", "0", env=env)
+    killed = cli(*args, "--checkpoint-every", "0", env=crash_env(45))
     assert killed.returncode == -signal.SIGKILL
     assert not rows_of(tmp_path)  # nothing counts as a result yet
-    resumed = cli_here(*TINY, *FEW_T, "--out", str(tmp_path), "--resume")
-    assert resumed.returncode == 0, resumed.stderr
-    assert "epoch 1/3" not in resumed.stderr and "epoch 2/3" in resumed.stderr
-    assert values(rows_of(tmp_path)) == values(rows_of(out), FEW_T[1])
-
-
-def test_resume_after_a_kill_during_the_sweep(tiny_run, tmp_path):
-    out, _ = tiny_run
-    cmd = [sys.executable, "-m", "langgan_bench", *TINY, *FEW_T, "--out", str(tmp_path)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # resumed by a new process, which is killed in turn once the sweep has begun
+    cmd = [sys.executable, "-m", "langgan_bench", *args, "--resume"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not list(tmp_path.glob("runs/*/sweep.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.kill()
-    proc.wait()
+    _, err = proc.communicate()
+    assert "epoch 1/3" not in err and "epoch 2/3" in err  # training went on from the checkpoint
     assert not rows_of(tmp_path)
-    resumed = cli_here(*TINY, *FEW_T, "--out", str(tmp_path), "--resume")
+    resumed = cli_here(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "epoch" not in resumed.stderr  # training was finished: only the missing temperatures ran
     assert values(rows_of(tmp_path)) == values(rows_of(out), FEW_T[1])

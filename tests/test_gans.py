@@ -93,11 +93,11 @@ def assert_valid_samples(s: torch.Tensor, ds: Dataset) -> None:
 # --- end to end ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
-    """Every GAN's tiny run on the oracle through one ``bench`` process, as ``make bench`` runs its cells (one
-    start-up of torch for all of them, not one per GAN)."""
+    """Every GAN's tiny run on the oracle through one ``bench`` command, as ``make bench`` runs its cells (in
+    this process: the killed run below is another one)."""
     out = tmp_path_factory.mktemp("gans")
     args = ("--datasets", "oracle", "--profile", "tiny", "--temperatures", "0,1", "--seeds", "0", "--executor", "local")
-    proc = cli("bench", "--models", ",".join(GANS), *args, "--out", str(out))
+    proc = cli_here("bench", "--models", ",".join(GANS), *args, "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     return out, proc
 

@@ -17,7 +17,7 @@ import torch
 
 from langgan_bench.models import MODELS
 
-from .conftest import ONE_THREAD, REPO, cli, cli_here, rows_of
+from .conftest import REPO, cli, cli_here, rows_of
 from .crash_site.sitecustomize import crash_env
 from .plugin_model import QUICK_MLE, QuickMLE
 
@@ -47,8 +47,9 @@ def one_thread() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def local_grid(tmp_path_factory):
     out = tmp_path_factory.mktemp("local")
-    # one thread, like the 1-thread Dask workers it is compared with (also when this module runs outside xdist)
-    proc = cli(*GRID, "--seeds", "0,1", "--out", str(out), env=ONE_THREAD)
+    # here, on one thread like the 1-thread Dask workers it is compared with (also when run outside xdist)
+    with one_thread():
+        proc = cli_here(*GRID, "--seeds", "0,1", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
