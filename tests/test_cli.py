@@ -236,7 +236,7 @@ def test_tiny_run_on_coco_records_every_metric(tmp_path, data_dir):
     proc = cli_here(
         "run",
         "--model",
-        "mle",
+        QUICK_MLE,  # the metrics, not the model, under test
         "--dataset",
         "coco",
         "--profile",
