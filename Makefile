@@ -40,8 +40,10 @@ perf: $(STAMP)
 	$(BIN)/langgan-bench perf --isa $(PERF_ISA)
 
 # the import contracts first (seconds), then one pytest-xdist worker per core, a module (and the runs it trains
-# once for its tests) on one worker
+# once for its tests) on one worker. The project's own modules are byte-compiled first, as the .venv's are: the
+# suite starts some thirty Python processes, and where PYTHONDONTWRITEBYTECODE is set each would compile them.
 test: imports browser
+	$(PY) -m compileall -q -j 0 benchmark models metrics tests > /dev/null || true
 	$(BIN)/python -m pytest -q -n auto --dist loadscope
 
 # tests/test_browser.py opens the report and the site in headless Chromium: installed here when missing and
