@@ -36,16 +36,18 @@ def test_this_process_was_tuned_by_the_test_session() -> None:
     assert memory.status in ("mallopt", "user", "off", "not glibc")
 
 
-# 20 blocks of 100 MB allocated and freed on a thread (as a Dask worker runs a cell): without the tuning each
-# one is mmap'ed and its pages faulted in again (~500,000 faults); tuned, the first block's pages are reused.
+# 20 blocks of 100 MB allocated, written and freed on a thread (as a Dask worker runs a cell): without the tuning
+# each one is mmap'ed and its pages faulted in again (~500,000 faults); tuned, the first block's pages are
+# reused. The blocks are bytearrays: glibc's malloc serves them as it serves torch's tensors of that size, and
+# the probe needs no torch.
 THREAD_PROBE = """
 import resource, threading
 import langgan_bench.core.memory
 langgan_bench.core.memory.tune_malloc()  # as an entry point does
-import torch
 def work():
     for _ in range(20):
-        torch.ones(25_000_000).sum()  # 100 MB: above glibc's mmap threshold and a thread arena's 64 MiB heap
+        block = bytearray(100_000_000)  # zeroed: above glibc's mmap threshold and a thread arena's 64 MiB heap
+        del block
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 t = threading.Thread(target=work); t.start(); t.join()
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
