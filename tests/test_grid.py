@@ -4,13 +4,11 @@ complete; Ctrl-C and SIGTERM leave a grid that resumes."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -24,7 +22,10 @@ from .plugin_model import QUICK_MLE, QuickMLE
 pytest.importorskip("distributed")
 
 # the model is a plugin (imported by the workers too): MLE for one epoch, the executor being what is tested
-GRID = ("bench", "--models", QUICK_MLE, "--datasets", "oracle", "--profile", "tiny", "--temperatures", "0.8,1")
+GRID = (
+    "bench", "--models", QUICK_MLE, "--datasets", "oracle", "--profile", "tiny", "--temperatures", "0.8,1",
+    "--seeds", "0,1",
+)  # fmt: skip
 DASK = ("--executor", "dask", "--workers", "2", "--threads-per-worker", "1")
 ONE_WORKER = ("--executor", "dask", "--workers", "1", "--threads-per-worker", "1")  # where one is enough
 
@@ -33,13 +34,13 @@ def values(out):
     return sorted((r["model"], r["seed"], r["temperature"], r["metric"], r["value"]) for r in rows_of(out))
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """This process computes on one thread, as the grid's processes do (also when run outside xdist)."""
+def local_here(out):
+    """The grid by the local executor, in this process, on one thread like the 1-thread Dask workers its rows
+    are compared with (also when run outside xdist)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        return cli_here(*GRID, "--out", str(out))
     finally:
         torch.set_num_threads(threads)
 
@@ -47,9 +48,7 @@ def one_thread() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def local_grid(tmp_path_factory):
     out = tmp_path_factory.mktemp("local")
-    # here, on one thread like the 1-thread Dask workers it is compared with (also when run outside xdist)
-    with one_thread():
-        proc = cli_here(*GRID, "--seeds", "0,1", "--out", str(out))
+    proc = local_here(out)
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
@@ -59,8 +58,7 @@ def test_bench_runs_the_grid_then_reports_and_reuses_finished_runs(local_grid):
     assert {r["seed"] for r in rows_of(out)} == {"0", "1"}
     assert (out / "report" / "report.md").is_file() and "oracle" in first.stdout
     before = values(out)
-    with one_thread():
-        again = cli_here(*GRID, "--seeds", "0,1", "--out", str(out))
+    again = local_here(out)
     assert again.returncode == 0 and "epoch" not in again.stderr  # resumed: nothing retrained
     assert QuickMLE.name not in set(MODELS)  # the in-process command's plugin went with it (conftest.registry_kept)
     assert values(out) == before
@@ -78,7 +76,7 @@ def test_dask_gives_the_local_rows_bitwise_with_a_killed_worker_retried_and_a_fa
         (broken / "image_coco" / name).write_text("not the real file\n")
     marker, out = tmp_path / "killed-once", tmp_path / "out"
     proc = cli(
-        *GRID, *DASK, "--datasets", "oracle,coco", "--seeds", "0,1", "--data-dir", str(broken), "--out", str(out),
+        *GRID, *DASK, "--datasets", "oracle,coco", "--data-dir", str(broken), "--out", str(out),
         env=crash_env(20, once=marker),
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
@@ -105,7 +103,7 @@ def test_ctrl_c_or_sigterm_stops_the_grid_and_leaves_it_resumable(signum, execut
     """Both signals take one path: Ctrl-C is sent to the local executor's grid, SIGTERM to a Dask grid, whose
     workers the bench must stop itself."""
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "langgan_bench", *GRID, *executor, "--seeds", "0,1", "--out", str(out)]
+    args = [sys.executable, "-m", "langgan_bench", *GRID, *executor, "--out", str(out)]
     proc = subprocess.Popen(args, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 120
     while not list(out.glob("runs/*/checkpoint.pt")) and time.monotonic() < deadline:
@@ -122,7 +120,6 @@ def test_ctrl_c_or_sigterm_stops_the_grid_and_leaves_it_resumable(signum, execut
         return  # the resume is checked once, after SIGTERM
     # resumed here by the local executor: a Dask worker's checkpoint is every executor's (a Dask worker resuming
     # a checkpoint: the killed worker's test above)
-    with one_thread():
-        again = cli_here(*GRID, "--seeds", "0,1", "--out", str(out))
+    again = local_here(out)
     assert again.returncode == 0, again.stderr
     assert values(out) == values(local_grid[0])
