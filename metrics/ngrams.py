@@ -14,9 +14,11 @@ Every n-gram stays inside one sentence. These are pure functions of token lists,
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import weakref
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 from langgan_bench.metrics.base import EvalInputs, MetricValue, signature
@@ -27,18 +29,17 @@ MS_JACCARD_ORDERS = (2, 3, 4, 5)
 
 
 def ngram_counts(sentences: Sentences, n: int) -> Counter[tuple[str, ...]]:
-    """Every n-gram of every sentence, counted (a sentence shorter than n has none)."""
+    """Every n-gram of every sentence, counted in the order they occur (a sentence shorter than n has none)."""
     counts: Counter[tuple[str, ...]] = Counter()
-    for s in sentences:
-        counts.update(tuple(s[i : i + n]) for i in range(len(s) - n + 1))
+    # a sentence zipped with its n - 1 shifted copies: the i-th tuple is the n-gram starting at word i
+    grams = (zip(*(s[i:] for i in range(n)), strict=False) for s in sentences)
+    counts.update(itertools.chain.from_iterable(grams))
     return counts
 
 
 def distinct_n(sentences: Sentences, n: int) -> float:
     """Distinct n-grams over all n-grams (0 when there is none)."""
-    counts = ngram_counts(sentences, n)
-    total = sum(counts.values())
-    return len(counts) / total if total else 0.0
+    return distinct_of(ngram_counts(sentences, n))
 
 
 def unique_n(sentences: Sentences, n: int) -> int:
@@ -48,9 +49,31 @@ def unique_n(sentences: Sentences, n: int) -> int:
 
 def ngram_entropy(sentences: Sentences, n: int) -> float:
     """-Σ p log p over the n-gram frequency distribution, in nats (0 when there is no n-gram)."""
-    counts = ngram_counts(sentences, n)
+    return entropy_of(ngram_counts(sentences, n))
+
+
+def distinct_of(counts: Counter) -> float:
+    """``distinct_n`` from the n-gram counts."""
+    total = sum(counts.values())
+    return len(counts) / total if total else 0.0
+
+
+def entropy_of(counts: Counter) -> float:
+    """``ngram_entropy`` from the n-gram counts."""
     total = sum(counts.values())
     return math.fsum(c / total * math.log(total / c) for c in counts.values()) if total else 0.0
+
+
+_SAMPLES: weakref.WeakKeyDictionary[EvalInputs, dict[int, Counter]] = weakref.WeakKeyDictionary()
+
+
+def sample_counts(x: EvalInputs, n: int) -> Counter[tuple[str, ...]]:
+    """The n-gram counts of ``x``'s samples, counted once for this sample set whichever metric asks first
+    (distinct, unique, entropy and MS-Jaccard read the same tables)."""
+    kept = _SAMPLES.setdefault(x, {})
+    if n not in kept:
+        kept[n] = ngram_counts(x.tokens, n)
+    return kept[n]
 
 
 class ReferenceCounts(NamedTuple):
@@ -118,13 +141,17 @@ def ms_jaccard(
     return ms_jaccard_from_counts(samples, ReferenceCounts.of(references, orders[-1]), orders)
 
 
-def ms_jaccard_from_counts(samples: Sentences, refs: ReferenceCounts, orders: Iterable[int]) -> dict[int, float]:
-    """``ms_jaccard`` with the references' k-gram counts (k = 1, 2, ...) computed once beforehand."""
+def ms_jaccard_from_counts(
+    samples: Sentences, refs: ReferenceCounts, orders: Iterable[int], counts: Callable[[int], Counter] | None = None
+) -> dict[int, float]:
+    """``ms_jaccard`` with the references' k-gram counts (k = 1, 2, ...) computed once beforehand, and the
+    samples' k-gram counts from ``counts(k)`` where given (else counted here)."""
     orders = sorted(orders)
     if not samples or not refs.n:
         return dict.fromkeys(orders, 0.0)
+    count = counts or functools.partial(ngram_counts, samples)
     j = [
-        _jaccard(ngram_counts(samples, k), refs.counts[k - 1], len(samples), refs.n, refs.partials[k - 1])
+        _jaccard(count(k), refs.counts[k - 1], len(samples), refs.n, refs.partials[k - 1])
         for k in range(1, orders[-1] + 1)
     ]
     return {n: 0.0 if min(j[:n]) == 0 else math.exp(sum(math.log(x) for x in j[:n]) / n) for n in orders}
@@ -143,24 +170,24 @@ def _values(name: str, values: dict[int, float], n_samples: int, **settings: obj
 
 
 def evaluate_distinct(x: EvalInputs) -> list[MetricValue]:
-    values = {n: distinct_n(x.tokens, n) for n in ORDERS}
+    values = {n: distinct_of(sample_counts(x, n)) for n in ORDERS}
     return _values("distinct", values, len(x.tokens), hyps=len(x.tokens), tok=x.dataset.tokenizer)
 
 
 def evaluate_unique(x: EvalInputs) -> list[MetricValue]:
-    values = {n: float(unique_n(x.tokens, n)) for n in ORDERS}
+    values = {n: float(len(sample_counts(x, n))) for n in ORDERS}
     return _values("unique", values, len(x.tokens), hyps=len(x.tokens), tok=x.dataset.tokenizer)
 
 
 def evaluate_entropy(x: EvalInputs) -> list[MetricValue]:
-    values = {n: ngram_entropy(x.tokens, n) for n in ORDERS}
+    values = {n: entropy_of(sample_counts(x, n)) for n in ORDERS}
     return _values("entropy", values, len(x.tokens), hyps=len(x.tokens), tok=x.dataset.tokenizer, unit="nats")
 
 
 def evaluate_ms_jaccard(x: EvalInputs) -> list[MetricValue]:
     refs = x.dataset.reference_tokens()
     counts = _reference_counts(x.dataset.ident, tuple(map(tuple, refs)), max(MS_JACCARD_ORDERS))
-    values = ms_jaccard_from_counts(x.tokens, counts, MS_JACCARD_ORDERS)
+    values = ms_jaccard_from_counts(x.tokens, counts, MS_JACCARD_ORDERS, functools.partial(sample_counts, x))
     return _values(
         "ms_jaccard", values, len(x.tokens), hyps=len(x.tokens), refs=f"{x.dataset.ident}:test:{len(refs)}",
         norm="per-sentence", tok=x.dataset.tokenizer,

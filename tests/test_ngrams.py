@@ -108,3 +108,26 @@ def test_ms_jaccard_on_real_sentences_equals_the_walk_over_the_union_bitwise(dat
     # exact_partials: their exact sum is the sum of what they replace (here checked through fsum)
     values = [c / len(refs) for c in table.counts[2].values()]
     assert math.fsum(exact_partials(values)) == math.fsum(values) and len(exact_partials(values)) < 8
+
+
+def test_the_metrics_count_each_order_once_per_sample_set_and_give_the_pure_functions_values(monkeypatch):
+    from langgan_bench.core.profiles import PROFILES
+    from langgan_bench.metrics import base, ngrams
+    from langgan_bench.testing import toy_dataset
+
+    ds = toy_dataset(60)
+    samples = ds.train[:40]
+    x = base.EvalInputs(ds, PROFILES.get("tiny"), samples, [ds.decode(s).split() for s in samples])
+    counted = []
+    real = ngrams.ngram_counts
+    monkeypatch.setattr(ngrams, "ngram_counts", lambda s, n: counted.append((s is x.tokens, n)) or real(s, n))
+    scorers = (ngrams.evaluate_distinct, ngrams.evaluate_unique, ngrams.evaluate_entropy, ngrams.evaluate_ms_jaccard)
+    got = {v.metric: v.value for f in scorers for v in f(x)}
+    assert sorted(n for mine, n in counted if mine) == [1, 2, 3, 4, 5]  # the samples' tables, once each
+    monkeypatch.setattr(ngrams, "ngram_counts", real)
+    for n in ngrams.ORDERS:
+        assert got[f"distinct-{n}"] == distinct_n(x.tokens, n)
+        assert got[f"unique-{n}"] == unique_n(x.tokens, n)
+        assert got[f"entropy-{n}"] == ngram_entropy(x.tokens, n)
+    for n, v in ms_jaccard(x.tokens, ds.reference_tokens()).items():
+        assert got[f"ms_jaccard-{n}"] == v
