@@ -4,10 +4,11 @@ harness finds it by name (``MetricSpec``, registered in ``metrics/__init__.py``)
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, fields
 from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from langgan_bench.core.decoders import TEMPERATURE, has_density, is_greedy
 from langgan_bench.core.registry import Registry
@@ -89,6 +90,19 @@ class EvalInputs:
         tokens = [dataset.decode(s).split() for s in samples]
         knob = temperature if decoder == TEMPERATURE else knob
         return cls(dataset, profile, samples, tokens, seed, device, generator, temperature, decoder, knob)
+
+
+_T = TypeVar("_T")
+_KEPT: weakref.WeakKeyDictionary[EvalInputs, dict[Hashable, object]] = weakref.WeakKeyDictionary()
+
+
+def per_sample_set(x: EvalInputs, key: Hashable, build: Callable[[], _T]) -> _T:
+    """``build()`` computed once for the sample set ``x`` whichever metric asks first, and kept while ``x``
+    lives: the statistics several metrics read (the samples' embeddings, their n-gram tables)."""
+    kept = _KEPT.setdefault(x, {})
+    if key not in kept:
+        kept[key] = build()
+    return kept[key]  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

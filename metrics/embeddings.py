@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import io
-import weakref
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -28,7 +27,7 @@ from langgan_bench.core.errors import Damaged, UserError
 from langgan_bench.core.files import atomic_write_bytes
 from langgan_bench.core.storage import load_npz
 from langgan_bench.kernels.dense import use_dense
-from langgan_bench.metrics.base import EvalInputs
+from langgan_bench.metrics.base import EvalInputs, per_sample_set
 
 ENCODER = "all-MiniLM-L6-v2"
 DIM = 384
@@ -94,16 +93,10 @@ def encoder_identity() -> str:
     return ";".join([ENCODER, *versions])
 
 
-_SAMPLES: weakref.WeakKeyDictionary[EvalInputs, dict[int, np.ndarray]] = weakref.WeakKeyDictionary()
-
-
 def sample_embeddings(x: EvalInputs, n: int) -> np.ndarray:
     """The embeddings (n', 384) of the first ``n`` samples of ``x`` (n' = min(n, their number)), computed
     once for this sample set whichever metric asks first."""
-    kept = _SAMPLES.setdefault(x, {})
-    if n not in kept:
-        kept[n] = embed([" ".join(t) for t in x.tokens[:n]], x.device)
-    return kept[n]
+    return per_sample_set(x, ("embeddings", n), lambda: embed([" ".join(t) for t in x.tokens[:n]], x.device))
 
 
 def reference_embeddings(dataset: Any, n: int, device: str = "cpu") -> np.ndarray:

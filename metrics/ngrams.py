@@ -16,12 +16,11 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
-from langgan_bench.metrics.base import EvalInputs, MetricValue, signature
+from langgan_bench.metrics.base import EvalInputs, MetricValue, per_sample_set, signature
 
 Sentences = Sequence[Sequence[str]]
 ORDERS = (1, 2, 3, 4)
@@ -64,16 +63,10 @@ def entropy_of(counts: Counter) -> float:
     return math.fsum(c / total * math.log(total / c) for c in counts.values()) if total else 0.0
 
 
-_SAMPLES: weakref.WeakKeyDictionary[EvalInputs, dict[int, Counter]] = weakref.WeakKeyDictionary()
-
-
 def sample_counts(x: EvalInputs, n: int) -> Counter[tuple[str, ...]]:
     """The n-gram counts of ``x``'s samples, counted once for this sample set whichever metric asks first
     (distinct, unique, entropy and MS-Jaccard read the same tables)."""
-    kept = _SAMPLES.setdefault(x, {})
-    if n not in kept:
-        kept[n] = ngram_counts(x.tokens, n)
-    return kept[n]
+    return per_sample_set(x, ("ngrams", n), lambda: ngram_counts(x.tokens, n))
 
 
 class ReferenceCounts(NamedTuple):
