@@ -56,6 +56,7 @@ from langgan_bench.models.networks.generator import (
 from langgan_bench.models.seqgan import _SMALL_CNN, _TINY_CNN
 from langgan_bench.models.training.base import TrainContext, adam, optimise
 from langgan_bench.models.training.discriminator import DiscTraining, classifier_accuracy
+from langgan_bench.models.training.optim import Optimizer
 from langgan_bench.models.training.policy_gradient import check_collapse, policy_gradient_loss
 from langgan_bench.models.training.rollout import rollout_rewards
 from langgan_bench.models.training.template import (
@@ -327,7 +328,7 @@ class LeakGAN(AdversarialModel):
     def discriminator_probe(self, real: torch.Tensor, fake: torch.Tensor, seed: int) -> dict[str, float]:
         return classifier_accuracy(self.disc.prob_real(real), self.disc.prob_real(fake))
 
-    def _update(self, opt: torch.optim.Optimizer, loss: torch.Tensor, ctx: TrainContext, what: str) -> None:
+    def _update(self, opt: Optimizer, loss: torch.Tensor, ctx: TrainContext, what: str) -> None:
         # the manager's and the worker's gradients are clipped separately, as their updates are
         clip, groups = self.config.training.grad_clip, self.gen.param_groups()
         optimise(loss, opt, step=ctx.steps, what=what, clip=clip, clip_groups=groups)

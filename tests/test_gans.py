@@ -27,6 +27,7 @@ from langgan_bench.models.networks.discriminators import (
     LSTMDiscriminator,
 )
 from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator, nll_from_logits
+from langgan_bench.models.training import optim
 from langgan_bench.models.training.base import Diverged, TrainContext
 from langgan_bench.models.training.policy_gradient import (
     MovingAverageBaseline,
@@ -266,7 +267,7 @@ def _share(gen: LSTMGenerator) -> float:
 
 
 def _train(gen: LSTMGenerator, rewards_of, steps: int = 15) -> None:
-    opt = torch.optim.Adam(gen.parameters(), lr=0.02)
+    opt = optim.Adam(gen.parameters(), lr=0.02)
     for i in range(steps):
         x = gen.sample(64, 1.0, seed=i)
         rewards, baseline = rewards_of(x, i)
@@ -370,7 +371,7 @@ def test_discriminators_separate_real_from_random(kind):
         score = lambda s: d.prob_real(s)[:, 2]  # noqa: E731  (the prefix of three tokens)
     real_test, fake_test = ds.test, _uniform(len(ds.test), ds, g)
     before = _held_out_accuracy(score, real_test, fake_test)
-    opt = torch.optim.Adam(d.parameters(), lr=1e-2)
+    opt = optim.Adam(d.parameters(), lr=1e-2)
     for i in range(20):
         real = ds.train[i * 30 : (i + 1) * 30]
         fake = _uniform(30, ds, g)

@@ -24,6 +24,8 @@ from langgan_bench.core.files import remove_file
 from langgan_bench.core.storage import load_torch, save_torch
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.models.networks.generator import Generator, LSTMGenerator
+from langgan_bench.models.training import optim
+from langgan_bench.models.training.optim import Optimizer
 
 if TYPE_CHECKING:
     from langgan_bench.models.training.pretrained import PretrainedStore
@@ -163,19 +165,22 @@ def _checked_checkpoint(path: Path, state: Any) -> dict[str, Any]:
 FUSED_ADAM_DEVICES = ("cpu", "cuda")  # device types with torch's fused (single-kernel) Adam
 
 
-def adam(params: Iterable[Any], lr: float, **kwargs: Any) -> torch.optim.Adam:
-    """``torch.optim.Adam``, with the fused kernel on the devices that have one. Why: the default runs one small
-    kernel per tensor and step, a tenth of a discriminator round for SeqGAN's CNN on a CPU (31 tensors). Same
-    update in one pass; the numbers differ from the per-tensor loop at float32 rounding only."""
+def adam(params: Iterable[Any], lr: float, **kwargs: Any) -> Optimizer:
+    """Adam, with the fused kernel on the devices that have one. Why: the default runs one small kernel per
+    tensor and step, a tenth of a discriminator round for SeqGAN's CNN on a CPU (31 tensors). Same update in
+    one pass; the numbers differ from the per-tensor loop at float32 rounding only. ``optim.Adam`` (torch's
+    update without the dynamo import of ``torch.optim.Optimizer``) where torch has its functional Adam, else
+    ``torch.optim.Adam``: the same numbers and ``state_dict`` either way."""
     params = list(params)
     first = params[0]["params"][0] if isinstance(params[0], dict) else params[0]
     fused = first.device.type in FUSED_ADAM_DEVICES
-    return torch.optim.Adam(params, lr=lr, fused=fused, **kwargs)
+    make = optim.Adam if optim.FUNCTIONAL_ADAM else torch.optim.Adam
+    return make(params, lr=lr, fused=fused, **kwargs)
 
 
 def optimise(
     loss: torch.Tensor,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Optimizer,
     *,
     step: int,
     what: str,

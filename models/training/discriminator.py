@@ -16,6 +16,7 @@ from torch import nn
 
 from langgan_bench.core.config import derive_seed
 from langgan_bench.models.training.base import TrainContext, optimise
+from langgan_bench.models.training.optim import Optimizer
 from langgan_bench.models.training.policy_gradient import check_collapse
 
 
@@ -45,7 +46,7 @@ class RoundsProgress:
 
 def train_discriminator(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    opt: torch.optim.Optimizer,
+    opt: Optimizer,
     module: nn.Module,
     sample: Callable[[int, int], torch.Tensor],
     real: torch.Tensor,

@@ -47,6 +47,7 @@ from langgan_bench.models.networks.generator import LSTMGenerator
 from langgan_bench.models.training.base import Diverged, Model, TrainContext, TrainSummary, optimise
 from langgan_bench.models.training.discriminator import DiscTraining, RoundsProgress, train_discriminator
 from langgan_bench.models.training.mle import MLEProgress, MLETraining, train_mle
+from langgan_bench.models.training.optim import Optimizer
 from langgan_bench.models.training.pretrained import pretrain_key
 
 State = Callable[[], dict[str, Any]]
@@ -188,7 +189,7 @@ class AdversarialModel(Model):
     train_data: torch.Tensor
     #: the discriminator and its optimiser that ``DiscriminatorRounds`` train (set by models that have rounds)
     disc: nn.Module
-    d_opt: torch.optim.Optimizer
+    d_opt: Optimizer
 
     def __init__(self, config: Any, dataset: Dataset, device: torch.device) -> None:
         super().__init__(config, dataset, device)
