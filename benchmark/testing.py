@@ -164,11 +164,21 @@ def check_determinism(cls: type[Model], ds: Dataset, config: Any = None) -> tupl
     return a, summary.steps
 
 
-def check_resume(cls: type[Model], ds: Dataset, tmp: Path, config: Any = None, points: int = 3) -> None:
+def check_resume(
+    cls: type[Model],
+    ds: Dataset,
+    tmp: Path,
+    config: Any = None,
+    points: int = 3,
+    reference: tuple[Model, int] | None = None,
+) -> None:
     """A fit killed right after the checkpoint of a step (at ``points`` places spread over the whole run) and
-    resumed from that checkpoint ends with the weights of an uninterrupted fit."""
-    full = build(cls, ds, config)
-    total = full.fit(ds, _ctx()).steps
+    resumed from that checkpoint ends with the weights of an uninterrupted fit. ``reference``: such a fit and
+    its step count (``check_determinism``'s), so that it is not trained again here."""
+    if reference is None:
+        full = build(cls, ds, config)
+        reference = full, full.fit(ds, _ctx()).steps
+    full, total = reference
     for crash_at in sorted({max(1, total * i // points) for i in range(1, points)} | {total - 1}):
         path = tmp / f"resume-{cls.name}-{crash_at}.pt"
         try:
@@ -212,8 +222,8 @@ def check_model(cls: type[Model], tmp: Path | None = None, config: Any = None) -
     cfg = config if config is not None else cls.config_for("tiny")
     assert dataclasses.is_dataclass(cfg) and cfg.__dataclass_params__.frozen, "configs are frozen dataclasses"
     ds = toy_dataset(200)
-    model, _ = check_determinism(cls, ds, cfg)
-    check_generator(model, ds)
+    fitted = check_determinism(cls, ds, cfg)
+    check_generator(fitted[0], ds)
     check_divergence(cls, ds, cfg)
     with tempfile.TemporaryDirectory() as d:
-        check_resume(cls, ds, Path(tmp or d), cfg)
+        check_resume(cls, ds, Path(tmp or d), cfg, reference=fitted)

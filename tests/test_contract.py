@@ -16,15 +16,22 @@ from langgan_bench.models.maligan import MaliGAN
 DS = testing.toy_dataset(200)
 
 
-@pytest.mark.parametrize("name", MODELS.names())
-def test_same_seed_same_weights_and_the_generator_contract(name):
-    model, _ = testing.check_determinism(MODELS.get(name), DS)
-    testing.check_generator(model, DS)
+@pytest.fixture(scope="module")
+def fitted() -> dict[str, tuple[Any, int]]:
+    """Each model's fit from the determinism check and its step count: the resume check's uninterrupted
+    reference (which it fits itself when run alone)."""
+    return {}
 
 
 @pytest.mark.parametrize("name", MODELS.names())
-def test_a_crash_at_any_phase_resumes_to_identical_weights(name, tmp_path):
-    testing.check_resume(MODELS.get(name), DS, tmp_path)
+def test_same_seed_same_weights_and_the_generator_contract(name, fitted):
+    fitted[name] = testing.check_determinism(MODELS.get(name), DS)
+    testing.check_generator(fitted[name][0], DS)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_a_crash_at_any_phase_resumes_to_identical_weights(name, tmp_path, fitted):
+    testing.check_resume(MODELS.get(name), DS, tmp_path, reference=fitted.get(name))
 
 
 @pytest.mark.parametrize("name", MODELS.names())
