@@ -61,6 +61,12 @@ def _scalar_dtype() -> torch.dtype:
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
+def _check_modes(settings: dict[str, Any]) -> None:
+    """Refuse the modes the shell does not implement (``torch.optim.Adam`` has them)."""
+    if settings["amsgrad"] or settings["maximize"] or settings["differentiable"]:
+        raise ValueError("this Adam has no amsgrad, maximize or differentiable mode (use torch.optim.Adam)")
+
+
 class Adam:
     """``torch.optim.Adam``'s update, state and ``state_dict`` (for the settings in ``DEFAULTS``, amsgrad and
     maximize off), without the ``torch.optim.Optimizer`` machinery."""
@@ -70,8 +76,7 @@ class Adam:
         if unknown:
             raise TypeError(f"Adam got unexpected settings {sorted(unknown)}")
         self.defaults = {**DEFAULTS, **settings}
-        if self.defaults["amsgrad"] or self.defaults["maximize"] or self.defaults["differentiable"]:
-            raise ValueError("this Adam has no amsgrad, maximize or differentiable mode (use torch.optim.Adam)")
+        _check_modes(self.defaults)
         params = list(params)
         groups = params if params and isinstance(params[0], dict) else [{"params": params}]
         self.param_groups: list[dict[str, Any]] = []
@@ -163,17 +168,23 @@ class Adam:
             len(g["params"]) != len(s["params"]) for g, s in zip(self.param_groups, groups, strict=True)
         ):
             raise ValueError("loaded state dict has a different number of parameter groups or parameters")
+        new_groups = [
+            {**DEFAULTS, **{k: v for k, v in s.items() if k != "params"}, "params": g["params"]}
+            for g, s in zip(self.param_groups, groups, strict=True)
+        ]
+        for group in new_groups:
+            _check_modes(group)
         by_index = {
             i: p
             for g, s in zip(self.param_groups, groups, strict=True)
             for i, p in zip(s["params"], g["params"], strict=True)
         }
-        self.state = {}
+        state = {}
         for i, values in saved["state"].items():
             p = by_index[int(i)]
             group = next(s for s in groups if i in s["params"])
             on_device = group.get("fused") or group.get("capturable")
-            self.state[p] = {
+            state[p] = {
                 k: (
                     (v.to(dtype=torch.float32, device=p.device) if on_device else v)
                     if k == "step"
@@ -181,10 +192,7 @@ class Adam:
                 )
                 for k, v in values.items()
             }
-        self.param_groups = [
-            {**DEFAULTS, **{k: v for k, v in s.items() if k != "params"}, "params": g["params"]}
-            for g, s in zip(self.param_groups, groups, strict=True)
-        ]
+        self.state, self.param_groups = state, new_groups
 
 
 #: what the training code takes as an optimiser: this shell or torch's own
