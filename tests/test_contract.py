@@ -4,14 +4,17 @@ checks are the public ``langgan_bench.testing`` API for models outside the repo;
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
 import pytest
+import torch
 
 from langgan_bench import testing
 from langgan_bench.models import MODELS
 from langgan_bench.models.maligan import MaliGAN
+from langgan_bench.models.training.base import Diverged, TrainContext
 
 DS = testing.toy_dataset(200)
 
@@ -71,3 +74,28 @@ def test_the_checks_catch_a_broken_model(tmp_path):
         testing.check_resume(ForgetsItsDiscriminator, DS, tmp_path)
     with pytest.raises(AssertionError, match="same seed, different weights"):
         testing.check_determinism(IgnoresItsSeed, DS)
+
+
+def test_a_diverged_mle_run_keeps_the_history_that_led_to_it():
+    """As a GAN's does (tests/test_gans.py): the epochs finished before the divergence, and its one phase
+    ending at the divergence, go with the exception into the run's record."""
+    cls = MODELS.get("mle")
+    model = cls(cls.config_for("tiny"), DS, torch.device("cpu"))
+    per_epoch = -(-len(DS.train) // model.config.training.batch_size)
+
+    class Poisoned(TrainContext):
+        def step_done(self, make_state):
+            super().step_done(make_state)
+            if self.steps == per_epoch + 1:  # in the second epoch
+                with torch.no_grad():
+                    for p in model.generator.parameters():
+                        p.fill_(float("nan"))
+
+    with pytest.raises(Diverged) as caught:
+        model.fit(DS, Poisoned(device=torch.device("cpu"), seed=0, log=lambda m: None))
+    e = caught.value
+    assert e.step == per_epoch + 1
+    assert [(h["phase"], h["epoch"], h["step"]) for h in e.history] == [("mle", 1, per_epoch)]
+    assert math.isfinite(e.history[0]["valid_nll"])
+    (phase,) = e.phases
+    assert phase["diverged"] and (phase["first_step"], phase["last_step"]) == (0, e.step) and phase["seconds"] > 0

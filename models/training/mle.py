@@ -19,7 +19,7 @@ import torch
 from langgan_bench.core.config import derive_seed
 from langgan_bench.datasets.base import Dataset, trim_padding
 from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator
-from langgan_bench.models.training.base import TrainContext, adam, optimise
+from langgan_bench.models.training.base import Diverged, TrainContext, adam, optimise
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,13 @@ def train_mle(
             x = trim_padding(data.train[batches[b]], gen.pad_id)
             n_tok = int(gen.mask(x).sum())  # counted on the CPU copy: no device synchronisation
             loss = -gen.log_prob(x.to(gen.device)).sum() / n_tok  # fused output layer: no (B, L, V) tensors
-            value = optimise(
-                loss, opt, step=ctx.steps, what="MLE loss", clip=cfg.grad_clip, clip_groups=[gen.parameters()]
-            )
+            try:
+                value = optimise(
+                    loss, opt, step=ctx.steps, what="MLE loss", clip=cfg.grad_clip, clip_groups=[gen.parameters()]
+                )
+            except Diverged as e:  # the epochs that led to it go with it (a plain MLE run's record keeps them)
+                e.history = [dict(h, phase=label) for h in ps.history]
+                raise
             ps.loss_sum += value * n_tok
             ps.tokens += n_tok
             ps.batch, ps.steps = b + 1, ps.steps + 1
