@@ -4,7 +4,6 @@ GANs' pre-training and the metrics' LMs share."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from typing import Any, ClassVar
 
@@ -12,7 +11,7 @@ import torch
 
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.models.networks.generator import GeneratorConfig, LSTMGenerator
-from langgan_bench.models.training.base import Diverged, Model, TrainContext, TrainSummary, make_generator
+from langgan_bench.models.training.base import Model, TrainContext, TrainSummary, make_generator
 from langgan_bench.models.training.mle import MLEConfig, MLEProgress, MLETraining, train_mle
 
 
@@ -53,23 +52,14 @@ class MLE(Model):
         def snapshot(phase: dict[str, Any]) -> dict[str, Any]:
             return {"generator": self._gen.state_dict(), "mle": {**phase, "progress": asdict(phase["progress"])}}
 
-        before, started = (part["progress"].elapsed if part else 0.0), time.monotonic()
-        try:
-            ps = train_mle(self._gen, dataset, self.config.training, ctx, part, snapshot)
-        except Diverged as e:  # its history up to here is train_mle's; the one phase ends at the divergence
-            e.phases = [{**_phase(before + time.monotonic() - started, e.step), "diverged": True}]
-            raise
+        ps = train_mle(self._gen, dataset, self.config.training, ctx, part, snapshot)
+        history, phase = ps.record("mle")
         return TrainSummary(
             epochs=ps.epoch,
             steps=ctx.steps,
             best_epoch=ps.best_epoch,
             best_valid_nll=ps.best_valid,
             train_seconds=ps.elapsed,
-            history=[dict(h, phase="mle") for h in ps.history],
-            phases=[_phase(ps.elapsed, ctx.steps)],
+            history=history,
+            phases=[phase],
         )
-
-
-def _phase(seconds: float, last_step: int) -> dict[str, Any]:
-    """The run's one phase, in the training template's form."""
-    return {"phase": "mle", "kind": "mle", "seconds": seconds, "first_step": 0, "last_step": last_step}

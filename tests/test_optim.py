@@ -92,6 +92,8 @@ def test_settings_it_does_not_have_are_refused():
         optim.Adam(p, amsgrad=True)
     with pytest.raises(TypeError, match="momentum"):
         optim.Adam(p, momentum=0.9)
+    with pytest.raises(TypeError, match="momentum"):  # in a group as well
+        optim.Adam([{"params": p, "momentum": 0.9}])
     with pytest.raises(ValueError, match="amsgrad"):  # nor from a state saved with one
         optim.Adam(p).load_state_dict(torch.optim.Adam(p, amsgrad=True).state_dict())
 

@@ -47,6 +47,12 @@ class MLEProgress:
     elapsed: float = 0.0
     stopped: bool = False
 
+    def record(self, label: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The phase's history entries and its phase record, on its own step counter (what a run of this phase
+        alone stores; the GAN template places a phase on the run's)."""
+        phase = {"phase": label, "kind": "mle", "seconds": self.elapsed, "first_step": 0, "last_step": self.steps}
+        return [dict(h, phase=label) for h in self.history], phase
+
 
 @dataclass(frozen=True)
 class MLEConfig:
@@ -101,8 +107,10 @@ def train_mle(
                 value = optimise(
                     loss, opt, step=ctx.steps, what="MLE loss", clip=cfg.grad_clip, clip_groups=[gen.parameters()]
                 )
-            except Diverged as e:  # the epochs that led to it go with it (a plain MLE run's record keeps them)
-                e.history = [dict(h, phase=label) for h in ps.history]
+            except Diverged as e:  # what led to it goes with it (a plain MLE run's record keeps it)
+                ps.elapsed = base_elapsed + time.monotonic() - t0
+                e.history, phase = ps.record(label)
+                e.phases = [{**phase, "diverged": True}]
                 raise
             ps.loss_sum += value * n_tok
             ps.tokens += n_tok

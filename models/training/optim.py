@@ -61,6 +61,17 @@ def _scalar_dtype() -> torch.dtype:
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
+def _settings(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``given`` over it, in ``DEFAULTS``' order; an unknown setting or a mode the shell lacks
+    is refused (for the constructor and for each of its groups alike)."""
+    unknown = set(given) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"Adam got unexpected settings {sorted(unknown)}")
+    settings = {k: given.get(k, base[k]) for k in DEFAULTS}
+    _check_modes(settings)
+    return settings
+
+
 def _check_modes(settings: dict[str, Any]) -> None:
     """Refuse the modes the shell does not implement (``torch.optim.Adam`` has them)."""
     if settings["amsgrad"] or settings["maximize"] or settings["differentiable"]:
@@ -72,18 +83,14 @@ class Adam:
     maximize off), without the ``torch.optim.Optimizer`` machinery."""
 
     def __init__(self, params: Iterable[Any], **settings: Any) -> None:
-        unknown = set(settings) - set(DEFAULTS)
-        if unknown:
-            raise TypeError(f"Adam got unexpected settings {sorted(unknown)}")
-        self.defaults = {**DEFAULTS, **settings}
-        _check_modes(self.defaults)
+        self.defaults = _settings(DEFAULTS, settings)
         params = list(params)
         groups = params if params and isinstance(params[0], dict) else [{"params": params}]
-        self.param_groups: list[dict[str, Any]] = []
+        self.param_groups: list[dict[str, Any]] = [
+            {**_settings(self.defaults, {k: v for k, v in g.items() if k != "params"}), "params": list(g["params"])}
+            for g in groups
+        ]
         self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
-        for group in groups:
-            group = {**self.defaults, **group, "params": list(group["params"])}
-            self.param_groups.append({k: group[k] for k in (*DEFAULTS, "params")})
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (or zero) every parameter's gradient."""
