@@ -84,6 +84,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
+#: Modules that load the real sentence encoder (FED's and MAUVE's): `make test` runs them on one worker, so that
+#: one process pays the encoder's import (sentence-transformers, transformers, scikit-learn) instead of two.
+ONE_WORKER = {"test_fed.py": "test_cli.py", "test_mauve.py": "test_cli.py"}
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``--dist loadscope`` with the modules of ``ONE_WORKER`` in the scope of the module they name."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            folder, _, name = scope.rpartition("/")
+            return f"{folder}/{ONE_WORKER[name]}" if name in ONE_WORKER else scope
+
+    return ModuleScheduling(config, log)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not _OWNS_CACHE:
         return

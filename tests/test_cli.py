@@ -95,15 +95,11 @@ def test_tiny_run_end_to_end(tiny_run):
     assert "epoch 1/3" in proc.stderr
 
 
-def test_same_seed_same_numbers(tiny_run, tmp_path):
-    out, _ = tiny_run  # trained in another process: the same numbers must come from a fresh start
-    proc = cli_here(*TINY, *FEW_T, "--out", str(tmp_path))
-    assert proc.returncode == 0, proc.stderr
-    assert values(rows_of(tmp_path)) == values(rows_of(out), FEW_T[1])
-    # (that another seed gives other numbers: test_two_runs_into_one_results_folder_lose_no_rows)
-
-
-def test_resume_after_a_kill_in_training_then_in_the_sweep_gives_the_same_rows(tiny_run, tmp_path):
+def test_same_seed_same_rows_from_a_fresh_start_and_after_kills_in_training_and_in_the_sweep(tiny_run, tmp_path):
+    """The fixture's rows come from another process; here a fresh process with the same seed is killed mid-training,
+    resumed, killed again once the sweep has begun and resumed again: the rows must be the same. (A fresh start
+    that drew other numbers fails this as a broken resume does; that another seed gives other numbers:
+    test_two_runs_into_one_results_folder_lose_no_rows.)"""
     out, _ = tiny_run
     args = (*TINY, *FEW_T, "--out", str(tmp_path))
     # killed (SIGKILL) in the middle of epoch 2, with a checkpoint after every step

@@ -11,11 +11,12 @@ import pytest
 
 from langgan_bench.metrics.mauve import MauveSettings, mauve_of
 
-mauve = pytest.importorskip("mauve")
 SETTINGS = MauveSettings(num_buckets=8, kmeans_redo=2, kmeans_max_iter=100, seeds=(1, 2))
 
 
 def test_equal_to_a_direct_call_and_averaged_over_seeds():
+    import mauve  # here, not at the top: every xdist worker collects this module, one runs it (transformers' import)
+
     rng = np.random.default_rng(0)
     real, fake = rng.normal(size=(400, 12)), rng.normal(size=(400, 12)) + 0.3
     got = mauve_of(real, fake, SETTINGS)

@@ -40,13 +40,14 @@ def test_nll_oracle_equals_numpy_cross_entropy(trained):
 def test_nll_test_equals_direct_cross_entropy_on_the_test_split(trained):
     ds, gen = trained
     gen.eval()
+    refs = ds.test[:300]  # the direct reference holds every logit at once
     for t in (0.5, 1.0, 2.0):
-        v = nll_test(generator=gen, references=ds.test, temperature=t, refs_id=f"{ds.ident}:test")
+        v = nll_test(generator=gen, references=refs, temperature=t, refs_id=f"{ds.ident}:test")
         with torch.no_grad():
-            logits = gen(ds.test) / t
-        expected = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ds.test.reshape(-1)).item()
+            logits = gen(refs) / t
+        expected = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), refs.reshape(-1)).item()
         assert v.value == pytest.approx(expected, rel=1e-5)
-        assert v.signature == f"nll_test|refs:{ds.ident}:test:1000|unit:nats/token|v:{__version__}"
+        assert v.signature == f"nll_test|refs:{ds.ident}:test:300|unit:nats/token|v:{__version__}"
     # the adapter scores the test split, never the training split
     x = EvalInputs.from_model(ds, PROFILES.get("tiny"), gen, 1.0, gen.sample(10, 1.0, 0), seed=0, device="cpu")
     (row,) = METRICS.get("nll_test").compute(x)
@@ -56,7 +57,7 @@ def test_nll_test_equals_direct_cross_entropy_on_the_test_split(trained):
 
 def test_temperature_behaves_for_a_trained_model(trained):
     ds, gen = trained
-    temps = [0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0]
+    temps = [0.5, 0.8, 0.9, 1.0, 1.1, 1.5, 2.0]
     oracle_nll = [nll_oracle(samples=gen.sample(500, t, seed=11), oracle=ds.oracle, oracle_id="x").value for t in temps]
     assert oracle_nll == sorted(oracle_nll), oracle_nll  # quality falls as T rises
     test_nll = gen.nll_many(ds.test, temps)

@@ -58,6 +58,8 @@ class Profile:
     # the costly metrics use the first N of those samples: FED embeds them, the reverse LM trains on them
     fed_samples: int
     reverse_lm_samples: int
+    # generated (and as many real) sentences of each probe of a GAN's training history (models/training/template.py)
+    probe_samples: int
     temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
     baseline_extra_temperatures: tuple[float, ...] = BASELINE_EXTRA_TEMPERATURES
     decoder_grids: DecoderGrid = DECODER_GRIDS
@@ -97,6 +99,7 @@ for _p in (
         eval_samples=500,
         fed_samples=200,
         reverse_lm_samples=500,
+        probe_samples=64,
         # short grids, and no decoder beside the temperature by default: the suite's many tiny runs stay fast
         decoder_grids=(
             ("top_k", (5.0, 50.0)),
@@ -116,6 +119,7 @@ for _p in (
         eval_samples=5000,
         fed_samples=1000,
         reverse_lm_samples=1000,
+        probe_samples=256,
     ),
     Profile(
         name="paper",
@@ -126,6 +130,7 @@ for _p in (
         eval_samples=10000,
         fed_samples=10000,
         reverse_lm_samples=10000,
+        probe_samples=256,
         decoder_grids=(
             ("top_k", (5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)),
             ("top_p", (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)),

@@ -293,6 +293,7 @@ def _run_locked(r: ResolvedRun, model: Model, fresh: bool, log: Callable[[str], 
         resume=cfg.resume,
         log=log,
         pretrained=PretrainedStore(cache_dir() / "pretrained", log),
+        probe_size=profile.probe_samples,
     )
     assert ctx.previous_path is not None
     paths["previous"] = ctx.previous_path

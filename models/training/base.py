@@ -70,6 +70,9 @@ class TrainContext:
     loading_from: Path | None = None
     #: shared pre-trained generators (``models/pretrained.py``); None: every run pre-trains its own
     pretrained: PretrainedStore | None = None
+    #: generated (and as many real) sentences of each probe of a GAN's training history (``template.py``); the
+    #: harness passes its profile's ``probe_samples``
+    probe_size: int = 256
     _preloaded: tuple[Path, dict[str, Any]] | None = field(default=None, repr=False)
 
     @property

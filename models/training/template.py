@@ -20,7 +20,7 @@ The history (``TrainSummary.history``, stored in the run's config.json and drawn
 and the report) has one entry per MLE epoch, discriminator pre-training round, supervised phase, adversarial
 epoch or logged block of adversarial steps: its ``phase``, ``step`` (the run's optimiser-step counter) and
 what was measured then. At every adversarial entry and discriminator round the template also *probes* the
-networks on a fresh seeded batch (``PROBE_SIZE`` generated and as many real sentences), without touching a
+networks on a fresh seeded batch (``ctx.probe_size`` generated and as many real sentences), without touching a
 weight or the global random state: the generator's mean log-probability of its own samples
 (``sample_log_prob``, minus an estimate of its per-token entropy), the share of distinct sentences among them
 (``distinct``, a fall towards 0 is mode collapse) and, through the model's ``discriminator_probe``, the
@@ -51,9 +51,7 @@ from langgan_bench.models.training.optim import Optimizer
 from langgan_bench.models.training.pretrained import pretrain_key
 
 State = Callable[[], dict[str, Any]]
-PRETRAIN_SEED = "pretrain"
-#: generated (and real) sentences of each probe of the history (see the module docstring)
-PROBE_SIZE = 256  # seeds MLE pre-training's batch order: the same for every GAN (shared weights)
+PRETRAIN_SEED = "pretrain"  # seeds MLE pre-training's batch order: the same for every GAN (shared weights)
 __all__ = ["AdversarialModel", "optimise"]  # optimise lives in base.py (MLE uses it too)
 
 
@@ -314,8 +312,8 @@ class AdversarialModel(Model):
         ``key`` (see the module docstring); nothing is updated and the global random state is left alone."""
         gen = self.generator
         seed = derive_seed(ctx.seed, self.name, "probe", *key)
-        fake = gen.sample(PROBE_SIZE, 1.0, seed)
-        n = min(PROBE_SIZE, len(self.train_data))
+        fake = gen.sample(ctx.probe_size, 1.0, seed)
+        n = min(ctx.probe_size, len(self.train_data))
         pick = torch.Generator().manual_seed(derive_seed(ctx.seed, self.name, "probe-real", *key))
         real = self.train_data[torch.randperm(len(self.train_data), generator=pick)[:n]]
         out = {
