@@ -73,9 +73,10 @@ if _SYNTHETIC.is_dir():
 
 
 #: The modules that train the most (real processes, Dask clusters, every GAN), longest first. `make test` runs a
-#: module on one xdist worker (--dist loadscope) in collection order: started first, they do not end the session
-#: alone on one core while the other idles. The second one (the second worker's first) needs no synthetic data:
-#: on a new machine the first worker generates it meanwhile, instead of both waiting for it.
+#: module on one xdist worker (--dist loadscope) in collection order (see ``pytest_xdist_make_scheduler``):
+#: started first, they do not end the session alone on one core while the other idles. The second one (the
+#: second worker's first) needs no synthetic data: on a new machine the first worker generates it meanwhile,
+#: instead of both waiting for it.
 LONGEST_FIRST = ("test_grid.py", "test_contract.py", "test_cli.py", "test_gans.py", "test_machine_faults.py")
 
 
@@ -91,10 +92,13 @@ ONE_WORKER = {"test_fed.py": "test_cli.py", "test_mauve.py": "test_cli.py"}
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """``--dist loadscope`` with the modules of ``ONE_WORKER`` in the scope of the module they name."""
+    """``--dist loadscope`` with the modules of ``ONE_WORKER`` in the scope of the module they name, handed out
+    in collection order (``LONGEST_FIRST``), not by their number of tests as xdist would by default."""
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # what --no-loadscope-reorder sets
 
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
