@@ -103,8 +103,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             scope = super()._split_scope(nodeid)
-            folder, _, name = scope.rpartition("/")
-            return f"{folder}/{ONE_WORKER[name]}" if name in ONE_WORKER else scope
+            folder, slash, name = scope.rpartition("/")
+            return f"{folder}{slash}{ONE_WORKER[name]}" if name in ONE_WORKER else scope
 
     return ModuleScheduling(config, log)
 
