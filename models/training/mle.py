@@ -85,8 +85,11 @@ def train_mle(
         opt.load_state_dict(resumed["optim"])
     base_elapsed, t0 = ps.elapsed, time.monotonic()
 
-    def state() -> dict[str, Any]:
+    def clock() -> None:  # the phase's wall time so far, across resumes
         ps.elapsed = base_elapsed + time.monotonic() - t0
+
+    def state() -> dict[str, Any]:
+        clock()
         return snapshot({"progress": copy.deepcopy(ps), "optim": opt.state_dict(), "best": best})
 
     n = len(data.train)
@@ -108,7 +111,7 @@ def train_mle(
                     loss, opt, step=ctx.steps, what="MLE loss", clip=cfg.grad_clip, clip_groups=[gen.parameters()]
                 )
             except Diverged as e:  # what led to it goes with it (a plain MLE run's record keeps it)
-                ps.elapsed = base_elapsed + time.monotonic() - t0
+                clock()
                 e.history, phase = ps.record(label)
                 e.phases = [{**phase, "diverged": True}]
                 raise
@@ -140,5 +143,5 @@ def train_mle(
         ctx.save(state())
     if best is not None:
         gen.load_state_dict(best)
-    ps.elapsed = base_elapsed + time.monotonic() - t0
+    clock()
     return ps

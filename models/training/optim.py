@@ -72,6 +72,11 @@ def _settings(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def _step_on_device(group: dict[str, Any]) -> bool:
+    """Whether torch keeps a parameter's step count as a float32 tensor on its device (fused or capturable)."""
+    return bool(group.get("fused") or group.get("capturable"))
+
+
 def _check_modes(settings: dict[str, Any]) -> None:
     """Refuse the modes the shell does not implement (``torch.optim.Adam`` has them)."""
     if settings["amsgrad"] or settings["maximize"] or settings["differentiable"]:
@@ -115,10 +120,9 @@ class Adam:
                     raise RuntimeError("this Adam takes dense real parameters only (use torch.optim.Adam)")
                 state = self.state.setdefault(p, {})
                 if not state:  # torch's lazy initialisation: a float32 step on the device when fused
-                    on_device = group["fused"] or group["capturable"]
                     state["step"] = (
                         torch.zeros((), dtype=torch.float32, device=p.device)
-                        if on_device
+                        if _step_on_device(group)
                         else torch.tensor(0.0, dtype=_scalar_dtype())
                     )
                     state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
@@ -189,8 +193,7 @@ class Adam:
         state = {}
         for i, values in saved["state"].items():
             p = by_index[int(i)]
-            group = next(s for s in groups if i in s["params"])
-            on_device = group.get("fused") or group.get("capturable")
+            on_device = _step_on_device(next(s for s in groups if i in s["params"]))
             state[p] = {
                 k: (
                     (v.to(dtype=torch.float32, device=p.device) if on_device else v)
