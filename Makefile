@@ -42,9 +42,11 @@ perf: $(STAMP)
 # the import contracts first (seconds), then one pytest-xdist worker per core, a module (and the runs it trains
 # once for its tests) on one worker. The project's own modules are byte-compiled first, as the .venv's are: the
 # suite starts some thirty Python processes, and where PYTHONDONTWRITEBYTECODE is set each would compile them.
+# Only the plug-ins the suite uses are loaded (xdist, Hypothesis): pytest rewrites the asserts of every module of
+# every installed plug-in's package that it autoloads, in each worker (a plain `pytest` still autoloads them all).
 test: imports browser
 	$(PY) -m compileall -q -j 0 benchmark models metrics tests > /dev/null || true
-	$(BIN)/python -m pytest -q -n auto --dist loadscope
+	$(BIN)/python -m pytest -q -n auto --dist loadscope --disable-plugin-autoload -p xdist -p hypothesispytest
 
 # tests/test_browser.py opens the report and the site in headless Chromium: installed here when missing and
 # apt-get may (root on Debian; BROWSER=0 skips it), else that test says why it skipped. Nothing to do when present.

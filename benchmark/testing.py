@@ -94,9 +94,11 @@ class _Context(TrainContext):
 
     crash_at: int = -1
     poison: Callable[[int], None] | None = None
+    ran: int = 0  # the steps this fit took itself (a resumed one: those after its checkpoint's)
 
     def step_done(self, make_state: Callable[[], dict[str, Any]]) -> None:
         super().step_done(make_state)
+        self.ran += 1
         if self.steps == self.crash_at:
             raise _Crash
         if self.poison is not None:
@@ -172,26 +174,35 @@ def check_resume(
     points: int = 3,
     reference: tuple[Model, int] | None = None,
 ) -> None:
-    """A fit killed right after the checkpoint of a step (at ``points`` places spread over the whole run) and
-    resumed from that checkpoint ends with the weights of an uninterrupted fit. ``reference``: such a fit and
-    its step count (``check_determinism``'s), so that it is not trained again here."""
+    """A fit killed right after the checkpoint of a step, resumed from that checkpoint and killed again later, at
+    ``points`` places spread over the whole run (the last one the step before the end), and resumed once more,
+    ends with the weights of an uninterrupted fit. One chain, one fit's worth of steps in all: every resume, from
+    a fresh fit's checkpoint and from a resumed one's, must go on exactly where its checkpoint left off, or the
+    final weights differ. ``reference``: such a fit and its step count (``check_determinism``'s), so that it is
+    not trained again here."""
     if reference is None:
         full = build(cls, ds, config)
         reference = full, full.fit(ds, _ctx()).steps
     full, total = reference
-    for crash_at in sorted({max(1, total * i // points) for i in range(1, points)} | {total - 1}):
-        path = tmp / f"resume-{cls.name}-{crash_at}.pt"
+    crashes = sorted({max(1, total * i // points) for i in range(1, points)} | {total - 1})
+    path = tmp / f"resume-{cls.name}.pt"
+    ran = 0
+    for i, crash_at in enumerate(crashes):
+        ctx = _ctx(checkpoint_path=path, checkpoint_every_s=0.0, crash_at=crash_at, resume=i > 0)
         try:
-            build(cls, ds, config).fit(ds, _ctx(checkpoint_path=path, checkpoint_every_s=0.0, crash_at=crash_at))
+            build(cls, ds, config).fit(ds, ctx)
             raise AssertionError(f"the fit ended before step {crash_at} of {total}")
         except _Crash:
-            pass
-        model = build(cls, ds, config)
-        ctx = _ctx(checkpoint_path=path, checkpoint_every_s=0.0, resume=True)
-        model.fit(ds, ctx)
-        assert ctx.steps == total, f"resumed after step {crash_at}: {ctx.steps} steps in all, not {total}"
-        differ = _same(weights(full), weights(model))
-        assert not differ, f"resumed after step {crash_at} of {total}: weights differ ({differ[:3]})"
+            ran += ctx.ran
+    model = build(cls, ds, config)
+    ctx = _ctx(checkpoint_path=path, checkpoint_every_s=0.0, resume=True)
+    model.fit(ds, ctx)
+    where = ", ".join(map(str, crashes))
+    assert ctx.steps == total, f"resumed after steps {where}: {ctx.steps} steps in all, not {total}"
+    # a resume that started over would end with the same weights; it would take more steps
+    assert ran + ctx.ran == total, f"resumed after steps {where}: {ran + ctx.ran} steps taken, not {total}"
+    differ = _same(weights(full), weights(model))
+    assert not differ, f"resumed after steps {where} of {total}: weights differ ({differ[:3]})"
 
 
 def check_divergence(cls: type[Model], ds: Dataset, config: Any = None) -> None:

@@ -72,12 +72,17 @@ if _SYNTHETIC.is_dir():
     _copy_npz(_SYNTHETIC, _CACHE / "synthetic")
 
 
-#: The modules that train the most (real processes, Dask clusters, every GAN), longest first. `make test` runs a
-#: module on one xdist worker (--dist loadscope) in collection order (see ``pytest_xdist_make_scheduler``):
-#: started first, they do not end the session alone on one core while the other idles. The second one (the
-#: second worker's first) needs no synthetic data: on a new machine the first worker generates it meanwhile,
-#: instead of both waiting for it.
-LONGEST_FIRST = ("test_grid.py", "test_contract.py", "test_cli.py", "test_gans.py", "test_machine_faults.py")
+#: The modules that train the most (real processes, Dask clusters, every GAN), longest first, then those of middle
+#: length, longest first; the many short ones follow in file order. `make test` runs a module on one xdist worker
+#: (--dist loadscope) in collection order (see ``pytest_xdist_make_scheduler``): the long ones started first do
+#: not end the session alone on one core while the other idles, and the short ones last even out the two
+#: workers' ends. The second one (the second worker's first) needs no synthetic data: on a new machine the first
+#: worker generates it meanwhile, instead of both waiting for it.
+LONGEST_FIRST = (
+    *("test_grid.py", "test_contract.py", "test_cli.py", "test_gans.py", "test_machine_faults.py"),
+    *("test_decoder_runs.py", "test_reliability.py", "test_verdicts.py", "test_browser.py", "test_site.py"),
+    *("test_layers.py", "test_oracle.py", "test_metrics_nll.py", "test_score.py"),
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,22 +1,36 @@
 """BLEU / Self-BLEU equal NLTK's sentence_bleu (method1) on any input, with the whole reference set."""
 
+import functools
 import math
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
 from langgan_bench import __version__
 from langgan_bench.metrics.bleu import bleu, bleu_values, self_bleu, self_bleu_values
 
-SMOOTH = SmoothingFunction().method1
 ORDERS = (2, 3, 4, 5)
+
+
+@functools.cache
+def _nltk():
+    """NLTK's sentence BLEU and its smoothing method1, the reference implementation: imported by the tests that
+    use it, not at the top: its import is heavy, and every xdist worker imports every module to collect it."""
+    from nltk.translate.bleu_score import SmoothingFunction
+    from nltk.translate.bleu_score import sentence_bleu as nltk_sentence_bleu
+
+    return nltk_sentence_bleu, SmoothingFunction().method1
+
+
+def sentence_bleu(refs, hyp, n):
+    score, smooth = _nltk()
+    return score(refs, hyp, weights=(1 / n,) * n, smoothing_function=smooth)
 
 
 def nltk_bleu(hyps, refs, orders=ORDERS):
     return {
-        n: math.fsum(sentence_bleu(refs, h, weights=(1 / n,) * n, smoothing_function=SMOOTH) for h in hyps) / len(hyps)
+        n: math.fsum(sentence_bleu(refs, h, n) for h in hyps) / len(hyps)
         for n in orders
     }
 
@@ -24,7 +38,7 @@ def nltk_bleu(hyps, refs, orders=ORDERS):
 def nltk_self_bleu(hyps, orders=ORDERS):
     return {
         n: math.fsum(
-            sentence_bleu(hyps[:i] + hyps[i + 1 :], h, weights=(1 / n,) * n, smoothing_function=SMOOTH)
+            sentence_bleu(hyps[:i] + hyps[i + 1 :], h, n)
             for i, h in enumerate(hyps)
         )
         / len(hyps)

@@ -4,6 +4,7 @@ complete; Ctrl-C and SIGTERM leave a grid that resumes."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -19,7 +20,10 @@ from .conftest import REPO, cli, cli_here, rows_of
 from .crash_site.sitecustomize import crash_env
 from .plugin_model import QUICK_MLE, QuickMLE
 
-pytest.importorskip("distributed")
+# skipped without Dask distributed, found without importing it (every xdist worker collects this module)
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None, reason="no Dask distributed: pip install -e '.[dask]'"
+)
 
 # the model is a plugin (imported by the workers too): MLE for one epoch, the executor being what is tested
 GRID = (

@@ -171,9 +171,10 @@ def test_a_removed_folder_is_not_recreated_by_a_run_write(tmp_path):
 
 # --- every kind of write of a run -------------------------------------------------------------------------------
 
-#: Every kind of write of a run, each refused in its own way: (file, which of its writes, refusal, system call).
-#: config.json is written when the run starts ("running") and when it ends ("complete"); checkpoint.pt after
-#: each of the two training steps (and the epoch's end).
+#: Every kind of write of a run, each refused in its own way: (file, which of its writes in the command that meets
+#: the refusal, refusal, system call), in the order a run writes them. config.json is written when a command
+#: starts the run ("running") and when the run ends ("complete"); checkpoint.pt after each of the two training
+#: steps (and the epoch's end).
 KINDS = {
     "config.json (start)": ("config.json", 1, errno.ENOSPC, "write"),
     "checkpoint.pt": ("checkpoint.pt", 2, errno.EDQUOT, "create"),
@@ -185,28 +186,33 @@ KINDS = {
 }
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_every_run_write_refused_is_one_line_and_resumes_to_the_same_rows(kind, reference, tmp_path, inject, capsys):
-    name, nth, code, at = KINDS[kind]
+def test_every_run_write_refused_is_one_line_and_resumes_to_the_same_rows(reference, tmp_path, inject, capsys):
+    """One run meets every kind of write refused, in turn: each command stops at its refusal with one line and
+    leaves no temporary file behind; once a checkpoint exists, the run is recorded as failed with the reason and
+    its checkpoints are whole. The next command (the same one, with --resume once there is a run) goes on from
+    there, and the last ends the run with the uninterrupted run's rows. (One chain: a run's training and sweep
+    are done about once, however many kinds there are.)"""
     out = tmp_path / "results"
-    fault = inject(Fault(name, code, at, nth=nth))
-    assert main(*RUN, "--out", str(out)) == 2
-    line = error_line(capsys.readouterr().err)
-    assert fault.raised == 1 and f"{name}: {FAULTS[code]}" in line
-    assert not leftovers(tmp_path)
-    runs = list(out.glob("runs/*"))
-    if runs:  # a checkpoint was written: the run waits for --resume, recorded as failed with the reason
-        record = json.loads((runs[0] / "config.json").read_text())
-        assert record["status"] == "failed" and FAULTS[code] in record["error"]
-        assert f"run {runs[0].name} is recorded as failed; once the cause is gone, continue" in line
-        checkpoints = {p.name: load_torch(p) for p in runs[0].glob("checkpoint*.pt")}  # whole, loadable
-        assert checkpoints and not (runs[0] / ".reserve").exists()
-        if name == "checkpoint.pt":  # the second step's save failed: the first step's checkpoint is intact
-            assert checkpoints == {"checkpoint.pt": checkpoints["checkpoint.pt"]}
-            assert checkpoints["checkpoint.pt"]["_steps"] == 1
-    else:  # nothing worth resuming yet: nothing is left behind
-        assert "nothing of run" in line and "run the same command again" in line
-    fault.times = 0  # the cause is gone
+    for kind, (name, nth, code, at) in KINDS.items():
+        resume = ("--resume",) if list(out.glob("runs/*")) else ()
+        fault = inject(Fault(name, code, at, nth=nth))
+        assert main(*RUN, *resume, "--out", str(out)) == 2, kind
+        line = error_line(capsys.readouterr().err)
+        assert fault.raised == 1 and f"{name}: {FAULTS[code]}" in line, kind
+        assert not leftovers(tmp_path), kind
+        runs = list(out.glob("runs/*"))
+        if runs:  # a checkpoint was written: the run waits for --resume, recorded as failed with the reason
+            record = json.loads((runs[0] / "config.json").read_text())
+            assert record["status"] == "failed" and FAULTS[code] in record["error"], kind
+            assert f"run {runs[0].name} is recorded as failed; once the cause is gone, continue" in line, kind
+            checkpoints = {p.name: load_torch(p) for p in runs[0].glob("checkpoint*.pt")}  # whole, loadable
+            assert checkpoints and not (runs[0] / ".reserve").exists(), kind
+            if name == "checkpoint.pt":  # the second step's save failed: the first step's checkpoint is intact
+                assert checkpoints == {"checkpoint.pt": checkpoints["checkpoint.pt"]}
+                assert checkpoints["checkpoint.pt"]["_steps"] == 1
+        else:  # nothing worth resuming yet: nothing is left behind
+            assert kind == "config.json (start)" and "nothing of run" in line and "run the same command again" in line
+        fault.times = 0  # the cause is gone
     assert main(*RUN, "--resume", "--out", str(out)) == 0
     assert values(out) == values(reference)
 

@@ -10,10 +10,10 @@ import pytest
 
 from langgan_bench.metrics.manifold import PRDC, prdc
 
-prdc_reference = pytest.importorskip("prdc")
-
 
 def reference(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
+    # imported here (it brings scikit-learn), not while every xdist worker collects this module
+    prdc_reference = pytest.importorskip("prdc")
     with contextlib.redirect_stdout(io.StringIO()):  # it prints the set sizes
         return prdc_reference.compute_prdc(real_features=real, fake_features=fake, nearest_k=k)
 
