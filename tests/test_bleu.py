@@ -29,19 +29,12 @@ def sentence_bleu(refs, hyp, n):
 
 
 def nltk_bleu(hyps, refs, orders=ORDERS):
-    return {
-        n: math.fsum(sentence_bleu(refs, h, n) for h in hyps) / len(hyps)
-        for n in orders
-    }
+    return {n: math.fsum(sentence_bleu(refs, h, n) for h in hyps) / len(hyps) for n in orders}
 
 
 def nltk_self_bleu(hyps, orders=ORDERS):
     return {
-        n: math.fsum(
-            sentence_bleu(hyps[:i] + hyps[i + 1 :], h, n)
-            for i, h in enumerate(hyps)
-        )
-        / len(hyps)
+        n: math.fsum(sentence_bleu(hyps[:i] + hyps[i + 1 :], h, n) for i, h in enumerate(hyps)) / len(hyps)
         for n in orders
     }
 
