@@ -137,6 +137,23 @@ def test_softmax_nll_equals_its_reference_with_gradients(path):
             torch.testing.assert_close(many[i], -softmax_nll_reference(h, w, b, target, t), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("extra", [0, 1, 2, 17])
+def test_the_training_softmax_in_blocks_is_the_one_products_bit_for_bit(extra, monkeypatch):
+    """Blocks of rows give the values of one product over the batch, whatever the block size: also where the
+    batch leaves one row over (a one-row product takes oneDNN's matrix-vector path, whose sums differ), which
+    changed a tiny ScratchGAN run on COCO when the block size changed."""
+    from langgan_bench.kernels import softmax_nll as module
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # blocks are taken on one thread
+    g = torch.Generator().manual_seed(5)
+    w, b = torch.randn(4683, 32, generator=g) * 0.3, torch.randn(4683, generator=g) * 0.1
+    layer = module._layer(w, b)
+    rows = max(16, 2 * 32, module.TRAIN_BLOCK_BYTES // (4 * 4683))  # the block size _softmax_blocks takes
+    h = torch.randn(2 * rows + extra, 32, generator=g)
+    one = module._logits(h, layer, b, 1.0)
+    assert torch.equal(module._softmax_blocks(h, layer, b, 1.0), ops.softmax_into(one, one))
+
+
 def test_the_two_paths_draw_the_same_tokens_and_score_alike(monkeypatch):
     """The softmaxes into a buffer equal torch's out-of-place ones bit for bit: the same draws either way."""
     g = torch.Generator().manual_seed(5)

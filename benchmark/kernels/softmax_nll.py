@@ -126,10 +126,13 @@ def _softmax_blocks(h: torch.Tensor, layer: torch.Tensor, bias: torch.Tensor, in
         z = _logits(h, layer, bias, inv_t)
         return ops.softmax_into(z, z)
     p = h.new_empty(n, v)
-    for a in range(0, n, rows):
+    starts = list(range(0, n, rows))
+    if n - starts[-1] == 1:  # a one-row product takes oneDNN's matrix-vector path, whose sums differ: that row
+        starts.pop()  # joins the block before, so the values are the one product's whatever the block size
+    for a, e in zip(starts, [*starts[1:], n], strict=True):
         # oneDNN writes a fresh block (it has no ``out``): its softmax goes into the buffer; else in place
-        zb = _logits(h[a : a + rows], layer, bias, inv_t, out=None if ops.on_fast_path(h) else p[a : a + rows])
-        ops.softmax_into(zb, p[a : a + rows])
+        zb = _logits(h[a:e], layer, bias, inv_t, out=None if ops.on_fast_path(h) else p[a:e])
+        ops.softmax_into(zb, p[a:e])
     return p
 
 
