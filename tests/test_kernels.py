@@ -148,7 +148,7 @@ def test_the_training_softmax_in_blocks_is_the_one_products_bit_for_bit(extra, m
     g = torch.Generator().manual_seed(5)
     w, b = torch.randn(4683, 32, generator=g) * 0.3, torch.randn(4683, generator=g) * 0.1
     layer = module._layer(w, b)
-    rows = max(16, 2 * 32, module.TRAIN_BLOCK_BYTES // (4 * 4683))  # the block size _softmax_blocks takes
+    rows = module.train_block_rows(1 << 20, 32, 4683)  # the block size _softmax_blocks takes
     h = torch.randn(2 * rows + extra, 32, generator=g)
     one = module._logits(h, layer, b, 1.0)
     assert torch.equal(module._softmax_blocks(h, layer, b, 1.0), ops.softmax_into(one, one))

@@ -112,16 +112,23 @@ class _SoftmaxNLL(torch.autograd.Function):
 TRAIN_BLOCK_BYTES = cpu.block_bytes("l2", 0.8)
 
 
+def train_block_rows(n: int, hidden: int, vocab_size: int) -> int:
+    """Rows a block of ``_softmax_blocks`` takes for a batch of ``n`` rows. Blocks on one thread (each of ``make
+    bench``'s workers), where they were measured faster; with more threads one product over the whole batch (no
+    gain was measured there). A block has at least twice as many rows as the weight has columns: each block's
+    product reads the whole (V, H) weight, which should cost at most half of what the block itself writes,
+    however small the L2 cache."""
+    if torch.get_num_threads() != 1:
+        return max(n, 1)
+    return max(16, 2 * hidden, TRAIN_BLOCK_BYTES // (4 * vocab_size))
+
+
 def _softmax_blocks(h: torch.Tensor, layer: torch.Tensor, bias: torch.Tensor, inv_t: float) -> torch.Tensor:
     """softmax((h Wᵀ + b) / T) (N, V) for ``layer = _layer(W, b)`` on a CPU, computed a block of rows at a
     time into the one (N, V) buffer, so that each block's product is still in the cache when its softmax
     reads it. The same values bit for bit: each row's product and softmax do not depend on the other rows."""
     n, v = len(h), layer.shape[0]
-    # blocks on one thread (each of ``make bench``'s workers), where they were measured faster; with more
-    # threads one product over the whole batch (no gain was measured there). A block has at least twice as
-    # many rows as the weight has columns: each block's product reads the whole (V, H) weight, which should
-    # cost at most half of what the block itself writes, however small the L2 cache
-    rows = max(16, 2 * h.shape[1], TRAIN_BLOCK_BYTES // (4 * v)) if torch.get_num_threads() == 1 else max(n, 1)
+    rows = train_block_rows(n, h.shape[1], v)
     if rows >= n:  # one block: the softmax in place, over the logits
         z = _logits(h, layer, bias, inv_t)
         return ops.softmax_into(z, z)
