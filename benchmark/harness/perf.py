@@ -120,7 +120,7 @@ def best_seconds(fn: Callable[[], object], repeats: int) -> float:
 
 def bleu_section(data_dir: Path | None, log: Callable[[str], None]) -> list[str]:
     from langgan_bench.datasets.files import locate
-    from langgan_bench.datasets.text import COCO
+    from langgan_bench.datasets.sources import COCO
     from langgan_bench.metrics.bleu import bleu, self_bleu
 
     try:
