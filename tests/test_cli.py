@@ -88,6 +88,7 @@ def test_tiny_run_end_to_end(tiny_run):
     assert config["profile"]["name"] == "tiny" and config["seeds"]["run"] == 0
     assert config["model_config"]["generator"]["hidden_dim"] == 32
     assert config["training"]["epochs"] >= 1 and config["git_commit"]
+    assert config["cpu"]["torch_isa"] and "L2" in config["cpu"]["caches"]  # what the CPU decided (float sums)
     samples = (run_dir / "samples" / "T1.txt").read_text().splitlines()
     assert len(samples) == 500 and all(len(s.split()) == 20 for s in samples)
     # stdout: a table and the paths written
@@ -219,6 +220,8 @@ def test_report_files(tiny_run):
     assert "one seed there is no confidence interval" in md  # and no ± 0
     assert "<table>" in (report / "report.html").read_text()
     assert len((report / "verdicts.csv").read_text().splitlines()) == 1  # MLE alone: a header, no verdict
+    cpu = json.loads(next((out / "runs").glob("*/config.json")).read_text())["cpu"]
+    assert f"CPU: {cpu['model']}, torch {cpu['torch_isa']}, {cpu['caches']}" in md  # the run's, unrestricted
 
 
 def test_report_without_results_is_a_clear_error(tmp_path):

@@ -80,6 +80,16 @@ def test_machine_lines_name_the_cpu_isa_caches_and_threads():
     assert "L2" in lines[2] and "KiB" in lines[2]
 
 
+def test_a_runs_cpu_facts_name_its_instruction_set_and_restrictions(monkeypatch):
+    for name in cpu.ISA_ENV["avx2"]:
+        monkeypatch.delenv(name, raising=False)
+    facts = cpu.run_facts()
+    assert facts["torch_isa"] == torch.backends.cpu.get_cpu_capability() and facts["restrictions"] == {}
+    assert facts["model"] == cpu.cpu_model() and facts["caches"] == cpu.caches().describe()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # oneDNN reads it at its first product: recorded as set
+    assert cpu.run_facts()["restrictions"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
 @pytest.mark.parametrize("isa", ["avx512", ",", "native,sse"])
 def test_perf_refuses_an_unknown_isa_in_one_line(isa, capsys):
     from langgan_bench import cli

@@ -24,6 +24,7 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -328,7 +329,17 @@ def environment_blocks(df: pd.DataFrame, results_dir: Path) -> list[Block]:
     blocks: list[Block] = [("h2", "Environment"), ("table", (header, rows))]
     if platforms:
         blocks.append(("p", "Platform: " + "; ".join(platforms)))
+    cpus = sorted({_cpu_line(rec["cpu"]) for rec in records.values() if isinstance(rec.get("cpu"), dict)})
+    if cpus:  # the instruction set and the caches decide a CPU run's float sums (kernels/cpu.py: run_facts)
+        blocks.append(("p", "CPU: " + "; ".join(cpus)))
     return blocks
+
+
+def _cpu_line(facts: dict[str, Any]) -> str:
+    """One run's CPU as the report names it: model, torch's instruction set, any restriction, the caches."""
+    limits = ", ".join(f"{k}={v}" for k, v in sorted(dict(facts.get("restrictions") or {}).items()))
+    isa = f"torch {facts.get('torch_isa', '?')}" + (f" (restricted: {limits})" if limits else "")
+    return f"{facts.get('model', '?')}, {isa}, {facts.get('caches', '?')}"
 
 
 def failure_blocks(results_dir: Path) -> list[Block]:

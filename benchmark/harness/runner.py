@@ -56,6 +56,7 @@ from langgan_bench.datasets import DATASETS, load_dataset
 from langgan_bench.datasets.base import Dataset
 from langgan_bench.harness.space import check_space, estimate
 from langgan_bench.harness.sweep import Point, SweepGenerator, evaluate, oracle_reference, point_seed, rejection_scorer
+from langgan_bench.kernels import cpu
 from langgan_bench.metrics import METRICS, MetricValue
 from langgan_bench.models import model_source, resolve_model
 from langgan_bench.models.training.base import Diverged, Model, TrainContext, TrainSummary
@@ -332,6 +333,7 @@ def _run_locked(r: ResolvedRun, model: Model, fresh: bool, log: Callable[[str], 
         "python": platform.python_version(),
         "platform": platform.platform(),
         "threads": torch.get_num_threads(),
+        "cpu": cpu.run_facts(),
         "started": _now(),
     }
     try:

@@ -148,6 +148,22 @@ def isa_report(env: dict[str, str] | None = None) -> dict[str, str]:
     return found
 
 
+def run_facts() -> dict[str, object]:
+    """What a run's record keeps of the CPU it ran on, read in this process without a probe: the model, the
+    caches the blocks were sized from, torch's instruction set, and any restriction variable set (``ISA_ENV``).
+    A float result depends on them: the instruction set decides a product's sums, the caches a scoring block's
+    size, and the run id covers neither (the same run id on another machine is another measurement of it)."""
+    import torch
+
+    restricted = sorted({k for env in ISA_ENV.values() for k in env})
+    return {
+        "model": cpu_model(),
+        "torch_isa": torch.backends.cpu.get_cpu_capability(),
+        "restrictions": {k: os.environ[k] for k in restricted if k in os.environ},
+        "caches": caches().describe(),
+    }
+
+
 def machine_lines(env: dict[str, str] | None = None) -> list[str]:
     """``make perf``'s first lines: the CPU, the instruction sets in use, the caches and the thread count."""
     import torch
