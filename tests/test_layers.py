@@ -107,6 +107,17 @@ def _package_files() -> list[Path]:
     return sorted({path for folder in folders.values() for path in (REPO / folder).rglob("*.py")})
 
 
+def _resolves(module: str, name: str | None = None) -> bool:
+    """Whether ``import module`` (``name`` None) or ``from module import name`` would succeed."""
+    try:
+        found = importlib.import_module(module)
+        if name is not None and not hasattr(found, name):
+            importlib.import_module(f"{module}.{name}")  # a submodule, not an attribute yet
+    except ImportError:
+        return False
+    return True
+
+
 def test_every_import_of_the_package_resolves_even_inside_a_function():
     """An import inside a function (the CLI's and the perf tools' lazy ones) runs only when its command does:
     a module or name moved in a restructuring leaves it broken where no other test calls it. Each is resolved
@@ -116,24 +127,14 @@ def test_every_import_of_the_package_resolves_even_inside_a_function():
     assert len(files) > 80 and any(p.parent.name == "models" for p in files)  # the whole package
     for path in files:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("langgan_bench"):
-                try:
-                    module = importlib.import_module(node.module)
-                except ImportError:
-                    broken.append(f"{path.relative_to(REPO)}:{node.lineno}: no module {node.module}")
-                    continue
-                for alias in node.names:
-                    if hasattr(module, alias.name):
-                        continue
-                    try:  # a submodule, not an attribute yet
-                        importlib.import_module(f"{node.module}.{alias.name}")
-                    except ImportError:
-                        broken.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.module} has no {alias.name}")
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                wanted = [(node.module or "", alias.name) for alias in node.names]
             elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.name.startswith("langgan_bench"):
-                        try:
-                            importlib.import_module(alias.name)
-                        except ImportError:
-                            broken.append(f"{path.relative_to(REPO)}:{node.lineno}: no module {alias.name}")
+                wanted = [(alias.name, None) for alias in node.names]
+            else:
+                continue
+            for module, name in wanted:
+                if module.startswith("langgan_bench") and not _resolves(module, name):
+                    what = f"no module {module}" if name is None else f"{module} has no {name}"
+                    broken.append(f"{path.relative_to(REPO)}:{node.lineno}: {what}")
     assert not broken, "\n".join(broken)
